@@ -9,3 +9,6 @@ __all__ = ["Function", "Tensor", "backward", "enable_grad", "grad", "is_grad_ena
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
 __all__ += ["GradcheckError", "gradcheck", "gradgradcheck"]
+from . import functional  # noqa: E402  (grad, vjp, jvp, hvp, jacobian, hessian; see nerve.func)
+
+__all__ += ["functional"]

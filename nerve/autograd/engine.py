@@ -26,11 +26,24 @@ def backward(tensor: Tensor, gradient=None, retain_graph=None, create_graph=Fals
         raise RuntimeError("backward: the tensor does not require grad and has no grad_fn; "
                            "did you forget requires_grad=True, or run under no_grad()?")
     seed = _seed_gradient("backward", tensor, gradient, create_graph)
-    only = None
-    if inputs is not None:
-        only = {id(t) for t in ([inputs] if isinstance(inputs, Tensor) else inputs)}
     retain = create_graph if retain_graph is None else retain_graph
-    run_backward([tensor], [seed], retain, create_graph, accumulate_only=only)
+    if inputs is None:
+        run_backward([tensor], [seed], retain, create_graph)
+        return
+    # only ``inputs`` (leaves or not) get .grad, and only the nodes leading to them run
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("backward: `inputs` cannot be empty; pass None to accumulate into "
+                           "every leaf")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t._rg:
+            raise RuntimeError(f"backward: inputs[{i}] is not a tensor that requires grad")
+    found = run_backward([tensor], [seed], retain, create_graph, targets=inputs)
+    handed = set()
+    for t in inputs:
+        g = found.pop(id(t), None)
+        if g is not None:
+            _accumulate_leaf(t, g, create_graph, handed)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
@@ -128,63 +141,66 @@ def unbroadcast(g, shape):
     return g
 
 
-def run_backward(roots, seeds, retain_graph, create_graph, targets=None, accumulate_only=None):
+def run_backward(roots, seeds, retain_graph, create_graph, targets=None):
     """Propagate ``seeds`` from ``roots``. With ``targets``, return {id(tensor): grad} for
-    them and touch no ``.grad``; otherwise accumulate into leaves (all, or ``accumulate_only``)."""
-    pending = {}
-    found = {}
+    them and touch no ``.grad``; otherwise accumulate into every leaf's ``.grad``."""
+    pending = {}  # node -> summed gradient of its output
+    at_leaves = {}  # id(leaf) -> [leaf, summed gradient]: hooks see the total, once
     target_ids = {id(t) for t in targets} if targets is not None else None
     target_nodes = {t.grad_fn: id(t) for t in targets or () if t.grad_fn is not None}
+    found = {}
 
-    def deliver_leaf(t, g):
-        if t._hooks:
-            g = _run_hooks(t._hooks, g, create_graph)
-        if target_ids is not None:
-            if id(t) in target_ids:
-                prev = found.get(id(t))
-                found[id(t)] = g if prev is None else prev + g
-        elif accumulate_only is None or id(t) in accumulate_only:
-            _accumulate_leaf(t, g, create_graph)
-
-    for root, g in zip(roots, seeds):
-        if root.grad_fn is None:
-            deliver_leaf(root, g)
+    def send(t, g):
+        fn = t.grad_fn
+        if fn is None:
+            entry = at_leaves.get(id(t))
+            if entry is None:
+                at_leaves[id(t)] = [t, g]
+            else:
+                entry[1] = entry[1] + g
         else:
-            prev = pending.get(root.grad_fn)
-            pending[root.grad_fn] = g if prev is None else prev + g
-    order = topological_order(list(pending))
-    needed = _needed_nodes(order, target_ids, target_nodes) if targets is not None else None
-    tensor_ns = TENSOR_NAMESPACE
+            prev = pending.get(fn)
+            pending[fn] = g if prev is None else prev + g
+
     with grad_mode.set_grad_enabled(create_graph):
+        for root, g in zip(roots, seeds):
+            send(root, g)
+        order = topological_order(list(pending))
+        needed = _needed_nodes(order, target_ids, target_nodes) if targets is not None else None
         for node in order:
             g = pending.pop(node, None)
             if g is not None and (needed is None or node in needed):
                 if node.hooks:
                     g = _run_hooks(node.hooks, g, create_graph)
                 if node in target_nodes:
-                    key = target_nodes[node]
-                    found[key] = g if key not in found else found[key] + g
+                    found[target_nodes[node]] = g
                 if create_graph:
-                    in_grads = _backward_on_tensors(node, g, tensor_ns)
+                    in_grads = _backward_on_tensors(node, g, TENSOR_NAMESPACE)
                 else:
                     in_grads = node.backward(ARRAY_NAMESPACES[node.xp], g)
                 if type(in_grads) is not tuple:
                     in_grads = (in_grads,)
                 for t, ig in zip(node.inputs, in_grads):
-                    if ig is None or not isinstance(t, Tensor) or not t._rg:
-                        continue
-                    if ig.shape != t.data.shape:
-                        ig = unbroadcast(ig, t.data.shape)
-                    fn = t.grad_fn
-                    if fn is None:
-                        deliver_leaf(t, ig)
-                    else:
-                        prev = pending.get(fn)
-                        pending[fn] = ig if prev is None else prev + ig
+                    if ig is not None and isinstance(t, Tensor) and t._rg:
+                        if ig.shape != t.data.shape:
+                            ig = unbroadcast(ig, t.data.shape)
+                        if ig.dtype != t.data.dtype:  # as torch: a gradient has its tensor's dtype
+                            ig = ig.to(t.data.dtype) if create_graph else ig.astype(t.data.dtype)
+                        send(t, ig)
             if not retain_graph:
                 node.inputs = None
                 node.saved = ()
                 node.out = None
+        handed = {id(s) for s in seeds}  # arrays a .grad must not share (see _accumulate_leaf)
+        for t, g in at_leaves.values():
+            if target_ids is not None and id(t) not in target_ids:
+                continue  # autograd.grad: other leaves get nothing, their hooks do not run
+            if t._hooks:
+                g = _run_hooks(t._hooks, g, create_graph)
+            if target_ids is None:
+                _accumulate_leaf(t, g, create_graph, handed)
+            else:
+                found[id(t)] = g
     return found
 
 
@@ -211,7 +227,10 @@ def _run_hooks(hooks, g, create_graph):
     return g
 
 
-def _accumulate_leaf(t, g, create_graph):
+def _accumulate_leaf(t, g, create_graph, handed):
+    """Add ``g`` into ``t.grad``. A new ``.grad`` owns its array: views (a broadcast seed, a
+    reshape) and arrays already handed elsewhere (``handed``: the ids of seeds and of arrays
+    given to other leaves, e.g. Add's one ``g`` for both inputs) are copied, fresh results kept."""
     if create_graph:
         if not isinstance(g, Tensor):
             g = Tensor._make(g, None)
@@ -220,6 +239,9 @@ def _accumulate_leaf(t, g, create_graph):
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is None:
+        if g.base is not None or id(g) in handed:
+            g = g.copy()
+        handed.add(id(g))
         t.grad = Tensor._make(_as_array(g), None)
     elif t.grad._rg:  # a grad kept from an earlier create_graph backward
         t.grad = t.grad.detach() + Tensor._make(g, None)

@@ -46,14 +46,14 @@ class Function:
                 elif type(data) is not type(first) or (
                         type(first) is not _ND and data.device != first.device):
                     _device_mismatch(cls, args)
-                requires_grad = requires_grad or a.requires_grad
+                requires_grad = requires_grad or a._rg
                 datas.append(data)
             else:
                 datas.append(a)
         if first is None or type(first) is _ND:
             node.xp = numpy
             for d in datas:  # a CuPy array among the constants of a CPU op
-                if d is not None and type(d).__module__.startswith("cupy"):
+                if type(d) is not _ND and type(d).__module__.startswith("cupy"):
                     _device_mismatch(cls, args)
         else:
             import cupy
@@ -64,7 +64,9 @@ class Function:
                     _device_mismatch(cls, args)
         out = node.forward(*datas)
         if out.__class__ is not _ND:
-            out = node.xp.asarray(out)
+            scalar, out = out, node.xp.asarray(out)
+            if node.saved:  # a NumPy scalar saved as "the output" must stay the output
+                node.saved = tuple(out if s is scalar else s for s in node.saved)
         if requires_grad and grad_mode._enabled and cls.differentiable:
             node.inputs = args
             node.out = out

@@ -10,11 +10,10 @@ def is_grad_enabled() -> bool:
     return _enabled
 
 
-class set_grad_enabled:
-    """Context manager (and decorator) that turns graph recording on or off."""
+class _GradMode:
+    """Context manager (and decorator) that sets grad mode on entry and restores it on exit."""
 
-    def __init__(self, mode: bool = True):
-        self.mode = bool(mode)
+    mode = True
 
     def __enter__(self):
         global _enabled
@@ -25,24 +24,46 @@ class set_grad_enabled:
         global _enabled
         _enabled = self.prev
 
+    def _fresh(self):
+        return type(self)()
+
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__(self.mode) if type(self) is set_grad_enabled else self.__class__():
+            with self._fresh():  # a new manager per call, so recursion restores correctly
                 return fn(*args, **kwargs)
 
         return wrapper
 
 
-class no_grad(set_grad_enabled):
+class no_grad(_GradMode):
     """``with nerve.no_grad():`` nothing is recorded and results never require grad."""
 
-    def __init__(self):
-        super().__init__(False)
+    mode = False
 
 
-class enable_grad(set_grad_enabled):
+class enable_grad(_GradMode):
     """Turn recording back on inside a ``no_grad`` block."""
 
-    def __init__(self):
-        super().__init__(True)
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """Turn recording on or off: as a plain call (takes effect at once, like PyTorch), as a
+    context manager (restored on exit) or as a decorator."""
+
+    def __init__(self, mode: bool = True):
+        global _enabled
+        self.mode = bool(mode)
+        self.prev, _enabled = _enabled, self.mode
+
+    def __enter__(self):  # already applied by __init__
+        return self
+
+    def __call__(self, fn):
+        global _enabled
+        _enabled = self.prev  # used as a decorator: undo the immediate effect of __init__
+        return super().__call__(fn)
+
+    def _fresh(self):
+        return set_grad_enabled(self.mode)

@@ -72,9 +72,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
         x = inputs[i]
         original = x.data
         try:
-            x.data = original + eps * direction
+            # asarray: a 0-d array plus a 0-d array is a NumPy scalar, not an array
+            x.data = numpy.asarray(original + eps * direction)
             plus = _flat_value(fn, inputs, weights)
-            x.data = original - eps * direction
+            x.data = numpy.asarray(original - eps * direction)
             minus = _flat_value(fn, inputs, weights)
         finally:
             x.data = original

@@ -115,7 +115,10 @@ class Tensor:
             if self._hooks is None:
                 self._hooks = []
             hooks = self._hooks
-        hooks.append(hook)
+        if hooks and isinstance(hooks[-1], _RetainGrad):  # as PyTorch, retain_grad sees the
+            hooks.insert(len(hooks) - 1, hook)  # gradient after every other hook
+        else:
+            hooks.append(hook)
         return _HookHandle(hooks, hook)
 
     def backward(self, gradient=None, retain_graph: bool | None = None,
@@ -242,7 +245,8 @@ class _RetainGrad:
     def __call__(self, grad):
         t = self.ref()
         if t is not None:
-            g = grad.detach() if not grad.requires_grad else grad
+            # a copy: the engine goes on using (and may hand a leaf) the same array
+            g = grad if grad.requires_grad else Tensor._make(grad.data.copy(), None)
             t.grad = g if t.grad is None else t.grad + g
         return None
 

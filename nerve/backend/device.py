@@ -27,8 +27,10 @@ class Device:
         return cuda.require_cupy(f"device {self}")
 
     def __eq__(self, other):
-        if isinstance(other, str):
-            other = device(other)
+        if isinstance(other, str):  # parsed without CuPy: comparing never raises
+            name, _, num = other.partition(":")
+            index = int(num) if num.isdigit() else 0 if name == "cuda" and not num else None
+            return (self.type, self.index) == (name, index)
         return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
 
     def __hash__(self):
@@ -65,7 +67,7 @@ def cuda_device(index: int) -> Device:
 
 
 def device(spec: str | Device | None = None, index: int | None = None) -> Device:
-    """Parse ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a Device; asking for CUDA without CuPy raises."""
+    """Parse ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a Device; CUDA without CuPy raises."""
     if spec is None:
         return CPU
     if isinstance(spec, Device):

@@ -51,7 +51,7 @@ def gather(x, dim, index):
 
 
 def scatter_add_zeros(shape, dim, index, src, dtype=None):
-    """Zeros of ``shape`` with ``src`` scatter-added along ``dim`` at ``index`` (gather's adjoint)."""
+    """Zeros of ``shape``, ``src`` scatter-added along ``dim`` at ``index`` (gather's adjoint)."""
     xp = get_array_module(src)
     out = xp.zeros(shape, dtype=dtype or src.dtype)
     src = src[tuple(slice(0, n) for n in index.shape)]

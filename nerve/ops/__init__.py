@@ -4,7 +4,7 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        randperm, tensor, zeros, zeros_like)
 from .indexing import gather, index_add, index_select, masked_fill, one_hot, scatter_add
-from .linalg import matmul
+from .linalg import einsum, matmul
 from .math import (abs, add, all, allclose, amax, amin, any, argmax, argmin, clamp, clip, cos,
                    cumsum, div, elu, eq, erf, exp, expm1, ge, gelu, gt, isfinite, isinf, isnan,
                    le, leaky_relu, log, log1p, log_softmax, logical_and, logical_not,

@@ -135,7 +135,10 @@ def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def randint(low, high=None, size=(), dtype=None, device=None) -> Tensor:
-    if high is None:
+    """Integers in [low, high); ``randint(high, size)`` as in PyTorch."""
+    if isinstance(high, (tuple, list)):  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     dev = as_device(device)
     data = random.generator(dev).integers(low, high, size=_shape((size,)))

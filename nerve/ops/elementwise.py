@@ -68,7 +68,10 @@ class Pow(Function):
         a, b, out = self.saved
         ga = g * b * a ** (b - 1)
         if self.inputs is not None and _requires_grad(self.inputs[1]):
-            safe_log = F.log(F.where(a > 0, a, 1))
+            if isinstance(a, (int, float)):  # 2 ** x: a Python float keeps x's dtype
+                safe_log = math.log(a) if a > 0 else 0.0
+            else:
+                safe_log = F.log(F.where(a > 0, a, 1))
             return ga, g * out * safe_log
         return ga, None
 

@@ -97,6 +97,13 @@ def _index_array(index, what):
     return data
 
 
+def _check_range(index, size, dim, what):
+    """Index values must address dim ``dim`` (of size ``size``): ``0 <= i < size``."""
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= size):
+        raise IndexError(f"{what}: index values must be in [0, {size}) for dim {dim}, got range "
+                         f"[{int(index.min())}, {int(index.max())}]")
+
+
 def gather(x: Tensor, dim: int, index) -> Tensor:
     """``out[i][j] = x[i][index[i][j]]`` for dim=1 (as torch.gather)."""
     index = _index_array(index, "gather")
@@ -105,6 +112,7 @@ def gather(x: Tensor, dim: int, index) -> Tensor:
                                    if d != dim):
         raise RuntimeError(f"gather: index of shape {tuple(index.shape)} does not fit input of "
                            f"shape {tuple(x.shape)} (same ndim, no larger off dim {dim})")
+    _check_range(index, x.shape[dim], dim, "gather")
     return Gather.apply(x, dim=dim, index=index)
 
 
@@ -114,6 +122,13 @@ def scatter_add(x: Tensor, dim: int, index, src: Tensor) -> Tensor:
     dim = normalize_axis(dim, x.ndim)[0]
     if not isinstance(src, Tensor):
         src = Tensor(src)
+    if index.ndim != x.ndim or src.ndim != x.ndim or any(
+            n > m or (n > k and d != dim)
+            for d, (n, m, k) in enumerate(zip(index.shape, src.shape, x.shape))):
+        raise RuntimeError(f"scatter_add: index of shape {tuple(index.shape)} does not fit src "
+                           f"of shape {tuple(src.shape)} and input of shape {tuple(x.shape)} "
+                           f"(same ndim; index no larger than src, nor than input off dim {dim})")
+    _check_range(index, x.shape[dim], dim, "scatter_add")
     return x + ScatterAddZeros.apply(src, shape=x.shape, dim=dim, index=index)
 
 
@@ -121,15 +136,26 @@ def index_select(x: Tensor, dim: int, index) -> Tensor:
     index = _index_array(index, "index_select")
     if index.ndim != 1:
         raise RuntimeError(f"index_select: index must be 1-D, got shape {tuple(index.shape)}")
-    return IndexSelect.apply(x, dim=normalize_axis(dim, x.ndim)[0], index=index)
+    dim = normalize_axis(dim, x.ndim)[0]
+    _check_range(index, x.shape[dim], dim, "index_select")
+    return IndexSelect.apply(x, dim=dim, index=index)
 
 
-def index_add(x: Tensor, dim: int, index, source: Tensor) -> Tensor:
-    """``x`` with ``source[i]`` added to slice ``index[i]`` along ``dim``."""
+def index_add(x: Tensor, dim: int, index, source: Tensor, *, alpha=1) -> Tensor:
+    """``x`` with ``alpha * source[i]`` added to slice ``index[i]`` along ``dim``."""
     index = _index_array(index, "index_add")
     dim = normalize_axis(dim, x.ndim)[0]
     if not isinstance(source, Tensor):
         source = Tensor(source)
+    expected = x.shape[:dim] + (index.size,) + x.shape[dim + 1:]
+    if index.ndim != 1 or source.shape != expected:
+        raise RuntimeError(f"index_add: source of shape {tuple(source.shape)} and index of "
+                           f"shape {tuple(index.shape)} do not fit input of shape "
+                           f"{tuple(x.shape)} along dim {dim} (expected a 1-D index and source "
+                           f"of shape {expected})")
+    _check_range(index, x.shape[dim], dim, "index_add")
+    if alpha != 1:
+        source = source * alpha
     return x + IndexAddZeros.apply(source, shape=x.shape, dim=dim, index=index)
 
 

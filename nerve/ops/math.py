@@ -164,7 +164,8 @@ def silu(x) -> Tensor:
 
 # ---- reductions -----------------------------------------------------------------------------
 def _axes(x, dim, axis):
-    return R.normalize_axis(axis if dim is None else dim, _t(x).ndim)
+    axes = R.normalize_axis(axis if dim is None else dim, _t(x).ndim)
+    return axes if _t(x).ndim else ()  # dim 0 or -1 of a 0-d tensor reduces nothing (torch)
 
 
 def sum(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
@@ -184,6 +185,8 @@ def prod(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
 def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None,
         keepdims=None) -> Tensor:
     """Variance with Bessel's correction by default (``correction=1``), as PyTorch."""
+    if isinstance(dim, bool):  # torch's var(unbiased) overload: x.var(False)
+        dim, unbiased = None, dim
     axes = _axes(x, dim, axis)
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
@@ -207,16 +210,15 @@ MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 def _extreme(x, dim, keepdim, largest, axis=None):
     x = _t(x)
-    if dim is None and axis is None:
-        return R.Extreme.apply(x, axes=R.normalize_axis(None, x.ndim), keepdims=keepdim,
-                               largest=largest)
     if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
         return maximum(x, dim) if largest else minimum(x, dim)
     axes = _axes(x, dim, axis)
-    values = R.Extreme.apply(x, axes=axes, keepdims=keepdim, largest=largest)
-    if len(axes) != 1 or axis is not None:
+    with_index = dim is not None and not isinstance(dim, (tuple, list)) and axis is None
+    values = R.Extreme.apply(x, axes=axes, keepdims=keepdim, largest=largest,
+                             evenly=not with_index)
+    if not with_index:
         return values
-    index = (argmax if largest else argmin)(x, axes[0], keepdim)
+    index = (argmax if largest else argmin)(x, dim, keepdim)
     return MaxResult(values, index)
 
 
@@ -229,27 +231,26 @@ def min(x, dim=None, keepdim=False, *, axis=None, keepdims=False):
     return _extreme(x, dim, keepdim or keepdims, False, axis)
 
 
-def amax(x, dim=None, keepdim=False) -> Tensor:
-    return R.Extreme.apply(x, axes=_axes(x, dim, None), keepdims=keepdim, largest=True)
+def amax(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    return R.Extreme.apply(x, axes=_axes(x, dim, axis), keepdims=keepdims or keepdim,
+                           largest=True, evenly=True)
 
 
-def amin(x, dim=None, keepdim=False) -> Tensor:
-    return R.Extreme.apply(x, axes=_axes(x, dim, None), keepdims=keepdim, largest=False)
+def amin(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
+    return R.Extreme.apply(x, axes=_axes(x, dim, axis), keepdims=keepdims or keepdim,
+                           largest=False, evenly=True)
 
 
-def argmax(x, dim=None, keepdim=False, *, axis=None) -> Tensor:
+def argmax(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     dim = axis if dim is None else dim
-    data = _data(x)
-    if dim is None:
-        return constant(lambda a: a.argmax(), x)
-    return constant(lambda a: a.argmax(axis=dim, keepdims=keepdim), data)
+    keep = bool(keepdims or keepdim)
+    return constant(lambda a: a.argmax(axis=dim, keepdims=keep), x)
 
 
-def argmin(x, dim=None, keepdim=False, *, axis=None) -> Tensor:
+def argmin(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
     dim = axis if dim is None else dim
-    if dim is None:
-        return constant(lambda a: a.argmin(), x)
-    return constant(lambda a: a.argmin(axis=dim, keepdims=keepdim), x)
+    keep = bool(keepdims or keepdim)
+    return constant(lambda a: a.argmin(axis=dim, keepdims=keep), x)
 
 
 def logsumexp(x, dim=None, keepdim=False, *, axis=None, keepdims=None) -> Tensor:
@@ -265,7 +266,10 @@ def log_softmax(x, dim=-1) -> Tensor:
 
 
 def cumsum(x, dim=0, *, axis=None) -> Tensor:
-    return R.Cumsum.apply(x, axis=_axes(x, dim if axis is None else axis, None)[0])
+    axes = _axes(x, dim if axis is None else axis, None)
+    if not axes:  # a 0-d tensor is its own cumulative sum
+        return E.Copy.apply(x)
+    return R.Cumsum.apply(x, axis=axes[0])
 
 
 def all(x, dim=None, keepdim=False) -> Tensor:

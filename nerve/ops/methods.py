@@ -38,7 +38,10 @@ def to(self, *args, **kwargs) -> Tensor:
             dtype = a
     out = self
     if dtype is not None and dtypes.as_dtype(dtype) != self.dtype:
-        out = E.Cast.apply(out, dtype=dtypes.as_dtype(dtype))
+        dtype = dtypes.as_dtype(dtype)
+        if not (dtypes.is_floating(dtype) or dtype.kind == "c"):  # ints, bools: no grad
+            out = out.detach()
+        out = E.Cast.apply(out, dtype=dtype)
     if device is not None and as_device(device) != self.device:
         out = ToDevice.apply(out, target=as_device(device))
     return out
@@ -74,7 +77,15 @@ def _inplace(name, compute):
         result = compute(self, *args, **kwargs)
         result = result.data if isinstance(result, Tensor) else result
         xp = get_array_module(self.data)
-        self.data = xp.asarray(result, dtype=self.data.dtype).reshape(self.data.shape)
+        result = xp.asarray(result, dtype=self.data.dtype)
+        if result.shape != self.data.shape:  # a scalar (fill_, zero_) or a broadcast operand
+            try:
+                result = xp.broadcast_to(result, self.data.shape).copy()
+            except ValueError:
+                raise RuntimeError(f"{name}: the result has shape {tuple(result.shape)} but the "
+                                   f"tensor has shape {tuple(self.data.shape)}; an in-place "
+                                   "operation cannot change a tensor's shape") from None
+        self.data = result
         return self
 
     method.__name__ = name

@@ -9,13 +9,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from ..autograd import engine
-from ..backend import kernels, to_device
-from . import indexing, linalg, math, shape
+from ..backend import im2col, kernels, to_device
+from . import conv, indexing, linalg, math, pool, shape
 
 NAMES = ("exp", "log", "sin", "cos", "sign", "sigmoid", "where", "matmul", "swapaxes",
          "expand_dims", "broadcast_to", "transpose", "flip", "cumsum", "cast", "prod_others",
          "index_scatter", "gather", "scatter_add_zeros", "index_select", "index_add_zeros",
-         "einsum", "to_device")
+         "einsum", "to_device", "tanh", "concatenate", "stack",
+         "conv2d", "conv_transpose2d", "conv2d_weight", "plane_gather", "plane_scatter",
+         "window_sum", "window_spread")
 
 
 def _exclusive_prod(xp, a, out, axes):
@@ -37,15 +39,31 @@ class ArrayOps:
     def __init__(self, xp):
         self.xp = xp
         for name in ("exp", "log", "sin", "cos", "sign", "where", "matmul", "swapaxes",
-                     "expand_dims", "broadcast_to", "transpose", "flip", "einsum"):
+                     "expand_dims", "broadcast_to", "transpose", "flip", "tanh"):
             setattr(self, name, getattr(xp, name))
         self.sigmoid = kernels.sigmoid
         self.index_scatter = kernels.index_scatter
         self.gather = kernels.gather
         self.to_device = to_device
+        for name in ("plane_gather", "plane_scatter", "window_sum", "window_spread",
+                     "conv2d_weight"):
+            setattr(self, name, getattr(im2col, name))
+        self.conv_transpose2d = im2col.conv2d_input
+
+    def conv2d(self, x, w, win):
+        return im2col.conv2d(x, w, None, win)[0]
 
     def cumsum(self, a, axis):
         return self.xp.cumsum(a, axis=axis)
+
+    def concatenate(self, arrays, axis):
+        return self.xp.concatenate(arrays, axis=axis)
+
+    def stack(self, arrays, axis):
+        return self.xp.stack(arrays, axis=axis)
+
+    def einsum(self, equation, *arrays):
+        return linalg.einsum_arrays(self.xp, equation, *arrays)
 
     def cast(self, a, dtype):
         return a.astype(dtype, copy=False)
@@ -83,8 +101,21 @@ TENSOR_OPS = SimpleNamespace(
     index_select=lambda a, dim, index: indexing.IndexSelect.apply(a, dim=dim, index=index),
     index_add_zeros=lambda src, shp, dim, index: indexing.IndexAddZeros.apply(
         src, shape=shp, dim=dim, index=index),
-    einsum=linalg.einsum if hasattr(linalg, "einsum") else None,
+    einsum=linalg.einsum,
     to_device=lambda g, device: g.to(device),
+    tanh=math.tanh,
+    concatenate=lambda tensors, axis: shape.cat(tensors, axis),
+    stack=lambda tensors, axis: shape.stack(tensors, axis),
+    conv2d=lambda x, w, win: conv.Conv2dFn.apply(x, w, None, win=win),
+    conv_transpose2d=lambda g, w, x_shape, win: conv.ConvTranspose2dFn.apply(
+        g, w, x_shape=x_shape, win=win),
+    conv2d_weight=lambda x, g, w_shape, win, cols=None: conv.Conv2dWeightFn.apply(
+        x, g, w_shape=w_shape, win=win, cols=cols),
+    plane_gather=lambda x, index: pool.PlaneGather.apply(x, index=index),
+    plane_scatter=lambda src, index, plane: pool.PlaneScatter.apply(src, index=index,
+                                                                    plane=plane),
+    window_sum=lambda x, win: pool.WindowSum.apply(x, win=win),
+    window_spread=lambda g, x_shape, win: pool.WindowSpread.apply(g, x_shape=x_shape, win=win),
 )
 
 

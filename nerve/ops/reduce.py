@@ -64,11 +64,20 @@ class Prod(Function):
 
 
 class Extreme(Function):
-    """max/min over ``axes``: the gradient goes to the selected element (the first one, on
-    ties), as ``torch.max(dim)`` routes it to the index it returns."""
+    """max/min over ``axes``. As PyTorch: with ``evenly`` (amax, whole-tensor max) tied
+    extremes share the gradient equally; without it (``max(dim)``) it all goes to the first
+    one, the index that ``max(dim)`` returns."""
+
+    evenly = False
 
     def forward(self, a):
         xp = self.xp
+        fn = a.max if self.largest else a.min
+        self.in_shape = a.shape
+        if self.evenly:
+            hit = a == fn(axis=self.axes, keepdims=True)
+            self.save(hit / hit.sum(axis=self.axes, keepdims=True).astype(a.dtype))
+            return fn(axis=self.axes, keepdims=self.keepdims)
         moved = xp.moveaxis(a, self.axes, tuple(range(-len(self.axes), 0)))
         flat = moved.reshape(moved.shape[:moved.ndim - len(self.axes)] + (-1,))
         pick = flat.argmax(-1) if self.largest else flat.argmin(-1)
@@ -77,12 +86,12 @@ class Extreme(Function):
         mask = xp.moveaxis(mask.reshape(moved.shape), tuple(range(-len(self.axes), 0)),
                            self.axes)
         self.save(mask)
-        self.in_shape = a.shape
-        fn = a.max if self.largest else a.min
         return fn(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, F, g):
         g = _expand_reduced(F, g, self.in_shape, self.axes, self.keepdims)
+        if self.evenly:
+            return g * self.saved[0]
         return F.where(self.saved[0], g, 0)
 
 

@@ -172,7 +172,9 @@ def cat(tensors, dim: int = 0) -> Tensor:
         raise ValueError("cat: expected a non-empty sequence of tensors")
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     ref = tensors[0]
-    axis = normalize_axis(dim, ref.ndim)[0] if ref.ndim else 0
+    if ref.ndim == 0:
+        raise RuntimeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    axis = normalize_axis(dim, ref.ndim)[0]
     for i, t in enumerate(tensors):
         if t.ndim != ref.ndim or any(a != b for j, (a, b) in enumerate(zip(t.shape, ref.shape))
                                      if j != axis):
@@ -245,7 +247,9 @@ def pad(x: Tensor, pad, mode: str = "constant", value: float = 0.0) -> Tensor:
     return Pad.apply(x, widths=tuple(widths), value=value)
 
 
-def flip(x: Tensor, dims) -> Tensor:
+def flip(x: Tensor, *dims) -> Tensor:
+    """Reverse the order along ``dims``: ``flip(x, (0, 1))``, or ``x.flip(0, 1)`` as torch."""
+    dims = dims[0] if len(dims) == 1 else dims
     return Flip.apply(x, axis=normalize_axis(dims, x.ndim))
 
 
