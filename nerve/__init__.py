@@ -2,13 +2,28 @@
 
 NumPy on the CPU, CuPy on NVIDIA GPUs, PyTorch's API. See README.md.
 """
-from . import autograd, backend, func, io, nn, ops, viz
-from .autograd import (Function, Tensor, enable_grad, is_grad_enabled, no_grad,
-                       set_grad_enabled)
+from . import autograd, backend, func, io, nn, ops, optim, viz
+from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, device, manual_seed
-from .backend.dtypes import (bfloat16, bool_, complex64, complex128, double, float16, float32,
-                             float64, get_default_dtype, half, int8, int16, int32, int64, long,
-                             set_default_dtype, uint8)
+from .backend.dtypes import (
+    bfloat16,
+    bool_,
+    complex64,
+    complex128,
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    uint8,
+)
 from .io import load, save
 from .ops import *  # noqa: F401,F403
 

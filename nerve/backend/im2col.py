@@ -109,11 +109,17 @@ def _channels_first(y, groups):
 def conv2d(x, w, b, win: Window):
     """Cross-correlation of ``x (N, C, H, W)`` with ``w (O, C/G, kh, kw)`` plus bias ``b``.
 
-    Returns ``(y, cols)``; ``cols`` (im2col of ``x``) can be handed to ``conv2d_weight``.
+    Returns ``(y, cols)``; ``cols`` (im2col of ``x``, None for depthwise) can be handed to
+    ``conv2d_weight``.
     """
     xp = get_array_module(x)
-    cols, (ho, wo) = im2col(x, win)
     o = w.shape[0]
+    if _depthwise(w.shape, win):
+        y, cols = _depthwise_forward(x, w, win), None
+        if b is not None:
+            y += b.reshape(o, 1, 1)
+        return y, cols
+    cols, (ho, wo) = im2col(x, win)
     y = xp.matmul(w.reshape(win.groups, o // win.groups, -1), cols).reshape(o, x.shape[0], ho, wo)
     if b is not None:
         y += b.reshape(o, 1, 1, 1)
@@ -122,6 +128,8 @@ def conv2d(x, w, b, win: Window):
 
 def conv2d_input(g, w, x_shape, win: Window):
     """Gradient of ``conv2d`` with respect to its input (= transposed convolution of ``g``)."""
+    if _depthwise(w.shape, win):
+        return _depthwise_input(g, w, x_shape, win)
     xp = get_array_module(g)
     grp = win.groups
     wm = w.reshape(grp, w.shape[0] // grp, -1)
@@ -131,10 +139,60 @@ def conv2d_input(g, w, x_shape, win: Window):
 
 def conv2d_weight(x, g, w_shape, win: Window, cols=None):
     """Gradient of ``conv2d`` with respect to its weight (``cols``: im2col of ``x`` if known)."""
+    if _depthwise(w_shape, win):
+        return _depthwise_weight(x, g, w_shape, win)
     xp = get_array_module(g)
     if cols is None:
         cols, _ = im2col(x, win)
     gw = xp.matmul(_channels_first(g, win.groups), cols.transpose(0, 2, 1))
+    return gw.reshape(w_shape)
+
+
+# Depthwise convolutions (one input channel per group) would be rank-1 matrix products, which
+# waste BLAS; they run as one broadcast multiply-add per kernel offset instead.
+def _depthwise(w_shape, win: Window) -> bool:
+    return win.groups > 1 and w_shape[1] == 1
+
+
+def _per_group(a, groups):
+    """``(N, G*m, H, W)`` -> ``(N, G, m, H, W)``."""
+    return a.reshape((a.shape[0], groups, -1) + a.shape[2:])
+
+
+def _depthwise_forward(x, w, win: Window):
+    xp = get_array_module(x)
+    n, grp = x.shape[:2]
+    out_hw = win.out_hw(*x.shape[2:])
+    xpad = pad2d(x, win.pads)[:, :, None]  # (N, G, 1, Hp, Wp)
+    wk = w.reshape((grp, -1) + tuple(win.kernel))
+    y = xp.zeros((n, grp, wk.shape[1]) + tuple(out_hw), dtype=x.dtype)
+    term = xp.empty_like(y)
+    for i, j, index in win.offsets(out_hw):
+        xp.multiply(xpad[index], wk[:, :, i, j, None, None], out=term)
+        y += term
+    return y.reshape((n, w.shape[0]) + tuple(out_hw))
+
+
+def _depthwise_input(g, w, x_shape, win: Window):
+    xp = get_array_module(g)
+    n, grp, h, wd = x_shape
+    pt, pb, pl, pr = win.pads
+    g5 = _per_group(g, grp)
+    wk = w.reshape((grp, -1) + tuple(win.kernel))
+    out = xp.zeros((n, grp, h + pt + pb, wd + pl + pr), dtype=g.dtype)
+    for i, j, index in win.offsets(g.shape[2:]):
+        out[index] += (g5 * wk[:, :, i, j, None, None]).sum(axis=2)
+    return unpad2d(out, win.pads)
+
+
+def _depthwise_weight(x, g, w_shape, win: Window):
+    xp = get_array_module(g)
+    grp = x.shape[1]
+    xpad = pad2d(x, win.pads)
+    g5 = _per_group(g, grp)
+    gw = xp.empty((grp, g5.shape[2]) + tuple(win.kernel), dtype=g.dtype)
+    for i, j, index in win.offsets(g.shape[2:]):
+        gw[:, :, i, j] = xp.einsum("ngmhw,nghw->gm", g5, xpad[index])
     return gw.reshape(w_shape)
 
 
@@ -171,32 +229,29 @@ def max_pool2d(x, win: Window):
     """
     xp = get_array_module(x)
     n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = win.kernel, win.stride, win.pads, \
-        win.dilation
+    (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
     ho, wo = out_hw = win.out_hw(h, w)
     low = -numpy.inf if x.dtype.kind in "fc" else numpy.iinfo(x.dtype).min
     xpad = pad2d(x, win.pads, low)
     s_n, s_c = xpad.strides[:2]
-    # (kh*kw, N, C, Ho, Wo): one contiguous row per kernel offset
+    # (kh*kw, N, C, Ho, Wo): every window's values at one kernel offset per row (a copy)
     wins = _plane_windows(xpad, win, out_hw, mid=[(n, s_n), (c, s_c)])
     wins = wins.reshape(kh * kw, n, c, ho, wo)
     best = wins.max(axis=0)
-    row0 = xp.arange(ho) * sh - pt
-    col0 = xp.arange(wo) * sw - pl
+    row0 = xp.arange(ho) * sh - win.pads[0]  # top-left corner of each window
+    col0 = xp.arange(wo) * sw - win.pads[2]
     arg = xp.zeros(best.shape, dtype=xp.int64)
     padded = any(win.pads)
-    for k in range(kh * kw - 1, -1, -1):
+    for k in range(kh * kw - 1, -1, -1):  # backwards, so the first maximum is written last
         hit = wins[k] == best
         if padded:
             i, j = divmod(k, kw)
             r, q = row0 + i * dh, col0 + j * dw
             hit &= ((r >= 0) & (r < h))[:, None] & ((q >= 0) & (q < w))[None, :]
         xp.copyto(arg, k, where=hit)
-    if x.dtype.kind in "fc":
-        nan = xp.isnan(wins)
-        if nan.any():
-            for k in range(kh * kw):
-                xp.copyto(arg, k, where=nan[k])
+    if x.dtype.kind in "fc" and xp.isnan(best).any():  # max propagated a NaN
+        for k in range(kh * kw):
+            xp.copyto(arg, k, where=xp.isnan(wins[k]))
     ki, kj = xp.divmod(arg, kw)
     index = (row0[:, None] + ki * dh) * w + col0[None, :] + kj * dw
     return best, index

@@ -1,5 +1,5 @@
 """Neural-network building blocks shaped like ``torch.nn``: modules, layers, losses, init."""
-from . import functional, init  # noqa: F401
+from . import functional, init, utils  # noqa: F401
 from .activation import *  # noqa: F401,F403
 from .containers import ModuleDict, ModuleList, Sequential  # noqa: F401
 from .conv import *  # noqa: F401,F403

@@ -9,20 +9,12 @@ from __future__ import annotations
 import math
 
 from ..ops import creation
-from ..ops.conv import conv1d, conv2d, conv_transpose2d, conv_transpose_output_size
+from ..ops.conv import _tuple, conv1d, conv2d, conv_transpose2d, conv_transpose_output_size
 from . import init
 from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
-
-
-def _ntuple(value, n, what, layer):
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(items) != n or not all(isinstance(v, int) and not isinstance(v, bool)
-                                  for v in items):
-        raise TypeError(f"{layer}: {what} must be an int or {n} ints, got {value!r}")
-    return items
 
 
 class _ConvNd(Module):
@@ -53,13 +45,13 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: padding must be {allowed}an int or {nd} ints, got "
                                  f"{padding!r}")
         else:
-            padding = _ntuple(padding, nd, "padding", name)
+            padding = _tuple(padding, nd, "padding", name)
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _ntuple(kernel_size, nd, "kernel_size", name)
-        self.stride = _ntuple(stride, nd, "stride", name)
+        self.kernel_size = _tuple(kernel_size, nd, "kernel_size", name)
+        self.stride = _tuple(stride, nd, "stride", name)
         self.padding = padding
-        self.dilation = _ntuple(dilation, nd, "dilation", name)
-        self.output_padding = _ntuple(output_padding, nd, "output_padding", name)
+        self.dilation = _tuple(dilation, nd, "dilation", name)
+        self.output_padding = _tuple(output_padding, nd, "output_padding", name)
         self.padding_mode = padding_mode
         if padding == "same" and any(s != 1 for s in self.stride):
             raise ValueError(f"{name}: padding='same' is not supported for strided "

@@ -96,11 +96,15 @@ class Module:
                 raise TypeError(f"{type(self).__name__}: cannot assign {type(value).__name__} "
                                 f"as buffer {name!r} (a Tensor or None is expected)")
             d["_buffers"][name] = value
-        elif value is None and (name in d["_parameters"] or name in d["_modules"]):
-            pass  # stays registered as an empty slot, as in torch (e.g. ``self.bias = None``)
+        elif value is None:  # an empty slot stays registered, as in torch (``self.bias = None``)
+            for registry in ("_parameters", "_modules"):
+                if name in d[registry]:
+                    d[registry][name] = None
         d[name] = value
 
     def __delattr__(self, name):
+        if name not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
         self._unregister(name)
         del self.__dict__[name]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy
 
-from ..autograd import grad_mode
 from ..autograd.tensor import Tensor
 from ..backend import device as as_device
 from ..backend import dtypes
 from ..ops import norm as N
+from . import init
 from .module import Module
 from .parameter import Parameter
 
@@ -31,11 +31,10 @@ def _affine(module, shape, enabled, device, dtype, bias=True):
 
 def _reset_affine(module):
     """weight = 1, bias = 0 (PyTorch's init for every normalization layer)."""
-    with grad_mode.no_grad():
-        for name, value in (("weight", 1.0), ("bias", 0.0)):
-            p = getattr(module, name)
-            if p is not None:
-                p.fill_(value)
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
 
 
 class _BatchNorm(Module):

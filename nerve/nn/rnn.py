@@ -268,7 +268,7 @@ class RNNCellBase(Module):
         _uniform_reset(self, self.hidden_size)
 
     def _run(self, input, hx):
-        """Validate; returns (outputs of the one step, batched flag)."""
+        """Validate, then run one step: (h,) or, for LSTM, (h, c)."""
         name = type(self).__name__
         if not isinstance(input, Tensor) or input.ndim not in (1, 2):
             raise ValueError(f"{name}: expected a 1-D (input_size,) or 2-D (batch, input_size) "

@@ -38,7 +38,7 @@ class Conv2dFn(Function):
         y, cols = im2col.conv2d(x, w, b, self.win)
         self.save(x, w)
         self.has_bias = b is not None
-        if cols.nbytes <= COLS_CACHE_BYTES:
+        if cols is not None and cols.nbytes <= COLS_CACHE_BYTES:
             self.cols = cols
         return y
 
@@ -84,8 +84,8 @@ class Conv2dWeightFn(Function):
 def _tuple(value, n, what, op):
     """An int or a length-``n`` sequence of ints -> a tuple of ``n`` ints."""
     items = tuple(value) if isinstance(value, (tuple, list)) else (value,) * n
-    if len(items) != n or not all(isinstance(v, int) and not isinstance(v, bool)
-                                  for v in items):
+    if len(items) != n or any(isinstance(v, bool) or not hasattr(v, "__index__")
+                              for v in items):
         raise TypeError(f"{op}: {what} must be an int or {n} ints, got {value!r}")
     return tuple(int(v) for v in items)
 

@@ -33,6 +33,8 @@ class Linear(Function):
 
     def backward(self, F, g):
         x, w = self.saved
+        if getattr(g, "flags", None) is not None and not g.flags.c_contiguous:
+            g = self.xp.ascontiguousarray(g)  # e.g. sum()'s broadcast seed: BLAS needs strides
         g2 = g.reshape((-1, w.shape[0]))
         gx = F.matmul(g2, w).reshape(x.shape) if _needs_grad(self, 0) else None
         gw = (F.matmul(F.swapaxes(g2, 0, 1), x.reshape((-1, w.shape[1])))

@@ -14,6 +14,7 @@ from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import dtypes, get_array_module
 from . import math as M
+from .elementwise import _requires_grad
 from .indexing import gather
 from .shape import broadcast_to, squeeze
 
@@ -25,7 +26,7 @@ __all__ = ["cross_entropy", "nll_loss", "mse_loss", "l1_loss", "smooth_l1_loss",
 REDUCTIONS = ("none", "mean", "sum")
 
 
-# ---- shared argument handling ----------------------------------------------------------------
+# ---- shared argument handling -------------------------------------------------------------------
 def legacy_reduction(name, size_average=None, reduce=None, reduction="mean",
                      allowed=REDUCTIONS) -> str:
     """The reduction string, from the deprecated flags when either is given (as PyTorch)."""
@@ -93,11 +94,6 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-def _needs_grad(node, i):
-    t = node.inputs[i] if node.inputs is not None else None
-    return isinstance(t, Tensor) and t._rg
-
-
 # ---- cross-entropy and negative log-likelihood --------------------------------------------------
 class SoftmaxCrossEntropy(Function):
     """``-sum_c q_c log_softmax(x)_c`` along ``axis`` for a target distribution ``q`` of x's
@@ -123,7 +119,7 @@ class SoftmaxCrossEntropy(Function):
             logp = M.log_softmax(x, self.axis)
         g = F.expand_dims(g, self.axis) if self.divisor is None else g / self.divisor
         gx = g * (F.exp(logp) * q.sum(axis=self.axis, keepdims=True) - q)
-        return gx, (-(g * logp) if _needs_grad(self, 1) else None)
+        return gx, (-(g * logp) if _requires_grad(self.inputs[1]) else None)
 
 
 def _class_axis(name, x):
@@ -143,25 +139,47 @@ def _class_weight(name, weight, x, n_classes):
 
 
 def _class_indices(name, x, target, axis, ignore_index):
-    """Validate integer class targets; return (indices with ignored ones set to 0, valid mask)."""
+    """Validate integer class targets; return (indices with ignored ones set to 0, mask of the
+    targets that count, or None when all do)."""
     y = _data(target)
     expected = tuple(x.shape[:axis] + x.shape[axis + 1:])
     if tuple(y.shape) != expected:
         raise ValueError(f"{name}: target of class indices must have shape {expected} for input "
                          f"of shape {tuple(x.shape)} (classes on dim {axis}), got "
                          f"{tuple(y.shape)}")
-    xp = get_array_module(y)
     n_classes = x.shape[axis]
-    valid = xp.ones(y.shape, dtype=bool) if ignore_index is None else y != ignore_index
+    if y.size == 0 or (y.min() >= 0 and y.max() < n_classes):  # the common case: all in range
+        if ignore_index is None or not 0 <= ignore_index < n_classes:
+            return y, None
+    valid = y != ignore_index
     bad = valid & ((y < 0) | (y >= n_classes))
     if bad.any():
         raise IndexError(f"{name}: target {int(y[bad].ravel()[0])} is out of bounds for "
                          f"{n_classes} classes (input shape {tuple(x.shape)})")
-    return xp.where(valid, y, 0), valid
+    return get_array_module(y).where(valid, y, 0), valid
 
 
-def _class_shape(x, axis):
-    return tuple(n if i == axis else 1 for i, n in enumerate(x.shape))
+def _insert_axis(a, axis):
+    return a.reshape(a.shape[:axis] + (1,) + a.shape[axis:])
+
+
+def _index_distribution(x, y, valid, axis, w, smoothing):
+    """The target distribution q (x's shape) of class indices, smoothed and weighted, and the
+    'mean' divisor: the summed weights of the targets that count."""
+    xp = get_array_module(y)
+    n_classes = x.shape[axis]
+    classes = xp.arange(n_classes).reshape(tuple(n if i == axis else 1
+                                                 for i, n in enumerate(x.shape)))
+    q = (_insert_axis(y, axis) == classes).astype(x.dtype)
+    valid_c = None if valid is None else _insert_axis(valid, axis).astype(x.dtype)
+    if valid_c is not None:
+        q *= valid_c
+    if smoothing:
+        q = q * (1 - smoothing) + (1 if valid_c is None else valid_c) * (smoothing / n_classes)
+    if w is not None:
+        q *= w.reshape(classes.shape)
+        return q, (w[y] if valid is None else w[y] * valid).sum()
+    return q, (y.size if valid is None else valid.sum())
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
@@ -186,7 +204,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         raise ValueError(f"{name}: label_smoothing must be in [0, 1], got {label_smoothing}")
     w = _class_weight(name, weight, x, n_classes)
     xp = get_array_module(x.data)
-    if dtypes.is_floating(t.dtype):  # class probabilities
+    if t.dtype.kind in "iu":
+        y, valid = _class_indices(name, x, t, axis, ignore_index)
+        q, count = _index_distribution(x, y, valid, axis, w, label_smoothing)
+    elif dtypes.is_floating(t.dtype):  # class probabilities
         if tuple(t.shape) != tuple(x.shape):
             raise ValueError(f"{name}: a target of class probabilities must have the input's "
                              f"shape {tuple(x.shape)}, got {tuple(t.shape)}")
@@ -194,20 +215,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         if label_smoothing:
             q = q * (1 - label_smoothing) + label_smoothing / n_classes
         if w is not None:
-            q = q * w.reshape(_class_shape(x, axis))
+            q = q * w.reshape(tuple(n if i == axis else 1 for i, n in enumerate(x.shape)))
         count = x.data.size // max(n_classes, 1)
-    elif t.dtype.kind in "iu":
-        y, valid = _class_indices(name, x, t, axis, ignore_index)
-        classes = xp.arange(n_classes).reshape(_class_shape(x, axis))
-        valid_c = xp.expand_dims(valid, axis).astype(x.dtype)
-        q = (xp.expand_dims(y, axis) == classes).astype(x.dtype) * valid_c
-        if label_smoothing:
-            q = q * (1 - label_smoothing) + valid_c * (label_smoothing / n_classes)
-        if w is not None:
-            q = q * w.reshape(classes.shape)
-            count = (w[y] * valid).sum()
-        else:
-            count = valid.sum()
     else:
         raise TypeError(f"{name}: target must hold class indices (integers) or class "
                         f"probabilities (floats), got dtype {t.dtype}")
@@ -235,15 +244,17 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     axis = _class_axis(name, x)
     w = _class_weight(name, weight, x, x.shape[axis])
     y, valid = _class_indices(name, x, t, axis, ignore_index)
-    picked = squeeze(gather(x, axis, get_array_module(y).expand_dims(y, axis)), axis)
-    wy = (valid if w is None else w[y] * valid).astype(x.dtype)
+    picked = squeeze(gather(x, axis, _insert_axis(y, axis)), axis)
+    wy = None if w is None else w[y]
+    if valid is not None:
+        wy = valid.astype(x.dtype) if wy is None else wy * valid
+    if wy is None:
+        return _reduce(-picked, reduction)
     loss = -picked * wy
-    if reduction == "mean":
-        return loss.sum() / wy.sum()
-    return _reduce(loss, reduction)
+    return loss.sum() / wy.sum() if reduction == "mean" else _reduce(loss, reduction)
 
 
-# ---- regression losses ------------------------------------------------------------------------
+# ---- regression losses --------------------------------------------------------------------------
 def _weighted(name, loss, weight, reduction, x, mean_by_weight=True):
     """Elementwise ``weight`` (input's shape) as PyTorch's mse/l1/huber: 'mean' divides by the
     summed weights (mse, l1) or by the element count (huber)."""
@@ -325,7 +336,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0,
     return _weighted("huber_loss", loss, weight, reduction, x, mean_by_weight=False)
 
 
-# ---- binary cross-entropy -------------------------------------------------------------------
+# ---- binary cross-entropy -----------------------------------------------------------------------
 def _clamped_log(F, a):
     """log(a) clamped below at -100 (log(0) = -100), as PyTorch's binary cross-entropy."""
     floor = numpy.exp(-100.0)
@@ -349,7 +360,7 @@ class BinaryCrossEntropy(Function):
         den = x * (1 - x)
         gx = g * (x - t) / F.where(den > 1e-12, den, 1e-12)
         gt = None
-        if _needs_grad(self, 1):
+        if _requires_grad(self.inputs[1]):
             gt = g * (_clamped_log(F, 1 - x) - _clamped_log(F, x))
         return gx, gt
 
@@ -370,7 +381,7 @@ class BinaryCrossEntropyWithLogits(Function):
         lw = 1 if pw is None else 1 + (pw - 1) * t
         gx = g * ((1 - t) - lw * F.sigmoid(-x))
         gt = gpw = None
-        if _needs_grad(self, 1) or _needs_grad(self, 2):
+        if _requires_grad(self.inputs[1]) or _requires_grad(self.inputs[2]):
             # softplus(-x) = max(-x, 0) + log(1 + exp(-|x|))
             sp = F.where(x < 0, -x, 0) + F.log(1 + F.exp(-x * F.sign(x)))
             gt = g * (-x if pw is None else (pw - 1) * sp - x)
@@ -418,7 +429,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction)
 
 
-# ---- divergences and margins -------------------------------------------------------------------
+# ---- divergences and margins --------------------------------------------------------------------
 def _xlogx(t: Tensor) -> Tensor:
     """``t log t`` with 0 at t = 0 (and no nan gradient there)."""
     positive = t.data > 0
@@ -504,13 +515,13 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     w = _class_weight(name, weight, x, n_classes)
     y, _ = _class_indices(name, x, t, axis, ignore_index=None)
     xp = get_array_module(y)
-    y_c = xp.expand_dims(y, axis)
+    y_c = _insert_axis(y, axis)
     margins = M.clamp(margin - gather(x, axis, y_c) + x, min=0)
     margins = M.where(y_c == xp.arange(n_classes), 0.0, margins)  # j == y does not count
     if p == 2:
         margins = margins * margins
     if w is not None:
-        margins = margins * xp.expand_dims(w[y], axis)
+        margins = margins * _insert_axis(w[y], axis)
     return _reduce(margins.sum(axis) / n_classes, reduction)
 
 

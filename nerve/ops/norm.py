@@ -11,7 +11,8 @@ import math
 
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ..backend import dtypes
+from ..backend import dtypes, get_array_module
+from .elementwise import _requires_grad
 
 __all__ = ["batch_norm", "layer_norm", "rms_norm", "group_norm"]
 
@@ -22,8 +23,6 @@ def _sum_prod(a, b, axes):
     """``(a * b).sum(axes, keepdims=True)``; on arrays an einsum, without the temporary."""
     if isinstance(a, Tensor) or isinstance(b, Tensor):
         return (a * b).sum(axis=axes, keepdims=True)
-    from ..backend import get_array_module
-
     sub = _LETTERS[:a.ndim]
     kept = "".join(c for i, c in enumerate(sub) if i not in axes)
     out = get_array_module(a).einsum(f"{sub},{sub}->{kept}", a, b)
@@ -43,7 +42,10 @@ def _moments(x, axes, count, eps, center):
 class Normalize(Function):
     """``(x - mean) * invstd * weight + bias`` over ``axes`` (no centering when ``center`` is
     false: RMS normalization). ``weight``/``bias`` (or None) broadcast against ``x``.
-    ``stats_hook(mean, var)`` receives the batch statistics (batch norm's running stats)."""
+    ``stats_hook(mean, var)`` receives the batch statistics (batch norm's running stats).
+
+    Like PyTorch it keeps x, mean and invstd (not the centered copy) for backward, and the
+    centered temporary becomes the output in place: one full-size allocation forward."""
 
     stats_hook = None
 
@@ -56,23 +58,24 @@ class Normalize(Function):
         self.per_channel = weight is None or all(
             a < x.ndim - weight.ndim or weight.shape[a - x.ndim + weight.ndim] == 1
             for a in self.axes)
-        if weight is not None and self.per_channel:
-            out = xc * (invstd * weight)
-        else:
-            out = xc * invstd
-            if weight is not None:
-                out *= weight
+        factor = invstd * weight if weight is not None and self.per_channel else invstd
+        out = _times(xc, factor, in_place=self.center)
+        if weight is not None and not self.per_channel:
+            out *= weight
         if bias is not None:
             out += bias
-        self.save(x, weight, xc, invstd)
+        self.save(x, weight, mean, invstd)
         return out
 
     def backward(self, F, g):
-        x, weight, xc, invstd = self.saved
+        x, weight, mean, invstd = self.saved
+        own = self.center and not isinstance(x, Tensor)  # xc below is a temporary of ours
         if isinstance(x, Tensor):  # create_graph: the statistics are functions of x too
             xc, invstd, _, _ = _moments(x, self.axes, self.count, self.eps, self.center)
+        else:
+            xc = x - mean if self.center else x
         axes, n = self.axes, self.count
-        need_w, need_b = _needs_grad(self, 1), _needs_grad(self, 2)
+        need_w, need_b = _requires_grad(self.inputs[1]), _requires_grad(self.inputs[2])
         # gx = invstd w (g - mean(g) - xhat mean(g xhat)), with g * w for g when w varies
         # along the axes. ``-=``/``*=`` update fresh arrays in place (fewer large temporaries)
         # and simply rebind on Tensors, so the rule stays differentiable.
@@ -81,26 +84,30 @@ class Normalize(Function):
             t = _sum_prod(g, xc, axes)  # sum of g * xhat, divided by invstd
             k = invstd if weight is None else invstd * weight
             gx = g * k
-            gx -= xc * (k * invstd * invstd * t / n)
+            gx -= _times(xc, k * invstd * invstd * t / n, own)
             if self.center:
                 gx -= k * s1 / n
             return gx, (t * invstd if need_w else None), (s1 if need_b else None)
+        gw = g * (xc * invstd) if need_w else None  # before xc is reused below
         gx = g * weight  # weight varies along the normalized axes (layer/group norm)
         t = _sum_prod(gx, xc, axes)
         s1 = gx.sum(axis=axes, keepdims=True) if self.center else None
-        gx -= xc * (invstd * invstd * t / n)
+        gx -= _times(xc, invstd * invstd * t / n, own)
         if self.center:
             gx -= s1 / n
         gx *= invstd
-        return gx, (g * (xc * invstd) if need_w else None), (g if need_b else None)
+        return gx, gw, (g if need_b else None)
 
 
-def _needs_grad(node, i):
-    t = node.inputs[i] if node.inputs is not None else None
-    return isinstance(t, Tensor) and t._rg
+def _times(a, c, in_place):
+    """``a * c``, written into ``a`` when it is a temporary array nobody else holds."""
+    if in_place:
+        a *= c
+        return a
+    return a * c
 
 
-# ---- public functions -----------------------------------------------------------------------
+# ---- public functions ---------------------------------------------------------------------------
 def _tensor(x, what):
     if isinstance(x, Tensor):
         return x
@@ -151,6 +158,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,
     w = _check_affine("batch_norm", x, weight, "weight", (c,))
     b = _check_affine("batch_norm", x, bias, "bias", (c,))
     for what, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None and not isinstance(stat, Tensor):
+            raise TypeError(f"batch_norm: {what} must be a Tensor (updated in place) or None, "
+                            f"got {type(stat).__name__}")
         if stat is not None and tuple(stat.shape) != (c,):
             raise RuntimeError(f"batch_norm: {what} must have shape ({c},) for input of shape "
                                f"{tuple(x.shape)} (C = {c}), got {tuple(stat.shape)}")
@@ -171,7 +181,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,
         raise RuntimeError("batch_norm: running_mean and running_var must be given in "
                            "evaluation mode (training=False)")
     # evaluation is a per-channel affine map: x * scale + shift, differentiable as composed
-    rm, rv = (_tensor(s, "batch_norm").data.reshape(1, c, 1).astype(x.dtype, copy=False)
+    rm, rv = (s.data.reshape(1, c, 1).astype(x.dtype, copy=False)
               for s in (running_mean, running_var))
     scale = (rv + eps) ** -0.5
     if w3 is not None:

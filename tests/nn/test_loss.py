@@ -37,7 +37,7 @@ def log_softmax(x, axis):
     return x - m - np.log(np.exp(x - m).sum(axis, keepdims=True))
 
 
-# ---- cross-entropy and NLL --------------------------------------------------------------------
+# ---- cross-entropy and NLL ----------------------------------------------------------------------
 def ref_cross_entropy(x, y, axis, weight=None, ignore_index=-100, smoothing=0.0,
                       reduction="mean"):
     """PyTorch's definition, written out: weighted NLL mixed with the smoothing term, 'mean'
@@ -169,7 +169,7 @@ def test_cross_entropy_all_ignored_mean_is_nan():
     assert np.isnan(out.item())
 
 
-# ---- extreme logits -------------------------------------------------------------------------
+# ---- extreme logits -----------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cross_entropy_extreme_logits_are_finite(dtype):
     x = leaf([[1e4, -1e4, 0.0], [-1e4, 1e4, 1e4], [-1e4, -1e4, -1e4]], dtype)
@@ -210,7 +210,7 @@ def test_bce_clamps_log_at_minus_100():
     close(x.grad, np.array([-1e12, 1e12, 0.0, 0.0]))
 
 
-# ---- regression losses ------------------------------------------------------------------------
+# ---- regression losses --------------------------------------------------------------------------
 def _huber(d, delta):
     a = np.abs(d)
     return np.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
@@ -257,7 +257,7 @@ def test_smooth_l1_gradient_on_both_sides_of_beta():
     close(x.grad, np.array([0.2, -0.3, 1.0, -1.0]))
 
 
-# ---- binary cross-entropy ---------------------------------------------------------------------
+# ---- binary cross-entropy -----------------------------------------------------------------------
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_binary_cross_entropy(weighted, reduction):
@@ -303,7 +303,7 @@ def test_bce_with_logits_gradient_at_zero_logit():
     close(x.grad, np.array([-0.5, 0.5]))
 
 
-# ---- divergences, margins, similarities -----------------------------------------------------------
+# ---- divergences, margins, similarities ---------------------------------------------------------
 @pytest.mark.parametrize("reduction", REDUCTIONS + ("batchmean",))
 @pytest.mark.parametrize("log_target", [False, True])
 def test_kl_div(log_target, reduction):
@@ -418,7 +418,7 @@ def test_modules_match_functional_and_keep_weight_buffers():
     assert nn.NLLLoss(reduce=False).reduction == "none"
 
 
-# ---- errors ---------------------------------------------------------------------------------------
+# ---- errors -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fn", [F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.huber_loss,
                                 F.binary_cross_entropy, F.binary_cross_entropy_with_logits,
                                 F.kl_div, F.hinge_embedding_loss])
@@ -433,6 +433,8 @@ def test_loss_argument_errors():
     x = nerve.zeros(3, 4)
     with pytest.raises(IndexError, match="target 4 is out of bounds for 4 classes"):
         F.cross_entropy(x, nerve.tensor([0, 4, 1]))
+    with pytest.raises(IndexError, match="target -5 is out of bounds"):
+        F.nll_loss(x, nerve.tensor([0, -5, -100]))
     with pytest.raises(ValueError, match=r"must have shape \(3,\)"):
         F.cross_entropy(x, nerve.tensor([[0], [1], [2]]))
     with pytest.raises(ValueError, match="input's shape"):

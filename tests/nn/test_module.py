@@ -67,7 +67,14 @@ def test_none_slots_and_type_errors():
     assert [n for n, _ in layer.named_parameters()] == ["weight"]
     with pytest.raises(TypeError, match="parameter 'weight'"):
         layer.weight = nerve.ones(2, 2)
-    seq = nn.Sequential(nn.ReLU())
+    full = nn.Linear(2, 2)
+    full.bias = None
+    assert full._parameters["bias"] is None and list(full.state_dict()) == ["weight"]
+    seq = nn.Sequential(nn.ReLU(), nn.Tanh())
+    seq.__setattr__("1", None)
+    assert seq._modules["1"] is None and len(list(seq.children())) == 1
+    with pytest.raises(AttributeError, match="nothing"):
+        del seq.nothing
     with pytest.raises(TypeError, match="child module '0'"):
         setattr(seq, "0", 3)
 

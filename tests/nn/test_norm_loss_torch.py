@@ -107,7 +107,7 @@ def test_batch_norm_functional_against_torch():
         close(stats[0][1], stats[1][1])
 
 
-# ---- losses ---------------------------------------------------------------------------------------
+# ---- losses -------------------------------------------------------------------------------------
 def probs(shape, axis, seed):
     e = np.exp(rand(shape, seed))
     return e / e.sum(axis, keepdims=True)

@@ -32,7 +32,7 @@ def ref_normalize(x, axes, eps, center=True):
     return (x - mean) / np.sqrt(var + eps)
 
 
-# ---- functional values ----------------------------------------------------------------------
+# ---- functional values --------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(6, 3), (5, 3, 4), (4, 3, 2, 5)])
 def test_batch_norm_train_values(shape, dtype):
@@ -97,7 +97,7 @@ def test_group_norm_values(shape):
     close(out, normed * w.reshape(c) + b.reshape(c))
 
 
-# ---- gradients --------------------------------------------------------------------------------
+# ---- gradients ----------------------------------------------------------------------------------
 def _bn_train(x, w, b):
     return F.batch_norm(x, None, None, w, b, training=True, eps=1e-3)
 
@@ -144,7 +144,7 @@ def test_batch_norm_gradient_matches_closed_form():
     close(wt.grad, (g * xhat).sum(axes))
 
 
-# ---- batch-norm modules ---------------------------------------------------------------------
+# ---- batch-norm modules -------------------------------------------------------------------------
 def test_batchnorm_running_stats_update_unbiased():
     bn = nn.BatchNorm1d(3, momentum=0.3).double()
     x1, x2 = rand((8, 3), 0, 1.0), rand((8, 3), 1, -2.0)
@@ -246,7 +246,7 @@ def test_functional_errors():
         nn.GroupNorm(4, 6)
 
 
-# ---- other modules ----------------------------------------------------------------------------
+# ---- other modules ------------------------------------------------------------------------------
 def test_layernorm_module_options():
     ln = nn.LayerNorm((2, 3), bias=False)
     assert ln.weight.shape == (2, 3) and ln.bias is None

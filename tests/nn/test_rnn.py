@@ -159,6 +159,9 @@ def test_module_shapes(mode, cfg):
     # unbatched input: (seq, features) and states without the batch dimension
     out, state = layer(nerve.randn(7, 5))
     assert out.shape == (7, d * 6)
+    hx = nerve.randn(d * layers, 6)
+    out_given, _ = layer(nerve.randn(7, 5), (hx, hx) if mode == "LSTM" else hx)
+    assert out_given.shape == (7, d * 6)
     for s in (state if mode == "LSTM" else (state,)):
         assert s.shape == (d * layers, 6)
 

@@ -4,11 +4,15 @@ import numpy as np
 import pytest
 
 import nerve
+from nerve.backend.im2col import Window
 from nerve.ops.namespace import NAMES, TENSOR_OPS, ArrayOps
 
 from .opcheck import assert_close, sample
 
 _IDX = np.array([[0, 0], [3, 1], [2, 2]])
+_CONV = Window((3, 3), (1, 2), (1, 1, 0, 2), (1, 1), 2)  # (2, 4, 5, 5) -> (2, 6, 5, 3)
+_POOL = Window((3, 3), (2, 2), (1, 1, 1, 1))  # (2, 3, 5, 5) -> (2, 3, 3, 3)
+_PLANE = np.array([[[0, 3, 3], [1, 2, 0]]] * 2)  # flat positions in 2x2 planes, repeats
 
 # name -> (call(F, *operands), operand arrays); every name in NAMES needs an entry
 PARITY = {
@@ -44,6 +48,17 @@ PARITY = {
     "tanh": (lambda F, x: F.tanh(x), [sample((3, 4))]),
     "concatenate": (lambda F, a, b: F.concatenate([a, b], 1), [sample((3, 4)), sample((3, 2))]),
     "stack": (lambda F, a, b: F.stack([a, b], -1), [sample((3, 4)), sample((3, 4), seed=1)]),
+    "conv2d": (lambda F, x, w: F.conv2d(x, w, _CONV),
+               [sample((2, 4, 5, 5)), sample((6, 2, 3, 3), seed=1)]),
+    "conv_transpose2d": (lambda F, g, w: F.conv_transpose2d(g, w, (2, 4, 5, 5), _CONV),
+                         [sample((2, 6, 5, 3)), sample((6, 2, 3, 3), seed=1)]),
+    "conv2d_weight": (lambda F, x, g: F.conv2d_weight(x, g, (6, 2, 3, 3), _CONV),
+                      [sample((2, 4, 5, 5)), sample((2, 6, 5, 3), seed=1)]),
+    "plane_gather": (lambda F, x: F.plane_gather(x, _PLANE), [sample((2, 2, 2, 2))]),
+    "plane_scatter": (lambda F, s: F.plane_scatter(s, _PLANE, (2, 2)), [sample((2, 2, 3))]),
+    "window_sum": (lambda F, x: F.window_sum(x, _POOL), [sample((2, 3, 5, 5))]),
+    "window_spread": (lambda F, g: F.window_spread(g, (2, 3, 5, 5), _POOL),
+                      [sample((2, 3, 3, 3))]),
 }
 
 

@@ -1,0 +1,13 @@
+"""Optimizers, learning-rate schedules, second-order methods, line search and clipping."""
+from . import line_search, lr_scheduler, problems  # noqa: F401
+from .adam import Adam, AdamW, NAdam  # noqa: F401
+from .adaptive import Adadelta, Adagrad, RMSprop  # noqa: F401
+from .bfgs import BFGS  # noqa: F401
+from .clip import clip_grad_norm_, clip_grad_value_, get_total_norm  # noqa: F401
+from .conjugate_gradient import ConjugateGradient  # noqa: F401
+from .gd import GD  # noqa: F401
+from .hessian_free import HessianFree  # noqa: F401
+from .lbfgs import LBFGS  # noqa: F401
+from .newton import Newton  # noqa: F401
+from .optimizer import Optimizer, required  # noqa: F401
+from .sgd import SGD  # noqa: F401
