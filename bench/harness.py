@@ -30,7 +30,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 class Row(NamedTuple):
     """One table row: the worker's result ``key`` (seconds), shown in ``unit`` = seconds *
-    ``scale``, and the target for nerve / torch."""
+    ``scale``, and the target for nerve / torch (None: the ratio is shown, no target)."""
 
     key: str
     label: str
@@ -51,7 +51,8 @@ class Column(NamedTuple):
 class Spec:
     """A benchmark. ``cases(name, lib, args)`` runs in the worker process and returns its
     results (seconds under the rows' keys, plus anything ``check`` needs); ``lib`` is the
-    imported ``nerve`` or ``torch`` module, None for other workers. ``check(name, run,
+    imported ``nerve`` or ``torch`` module, None for other workers. ``rows`` is a list of
+    ``Row`` or a function of the parsed arguments that returns one. ``check(name, run,
     reference)`` returns warnings comparing one worker's combined run with nerve's. ``options``
     are extra ``(flags, add_argument kwargs)`` passed on to the workers."""
 
@@ -232,15 +233,17 @@ def report(spec, mach, runs, args):
              f"| case | {headings} | nerve/torch | target | met |",
              "|---|" + "---:|" * len(spec.columns) + "---:|---:|:---:|"]
     rows = []
-    for key, label, unit, scale, target in spec.rows:
+    for key, label, unit, scale, target in (spec.rows(args) if callable(spec.rows)
+                                            else spec.rows):
         values = {c.worker: runs[c.worker]["results"][key] * scale if c.worker in runs else None
                   for c in spec.columns}
         n, t = values["nerve"], values.get("torch")
         ratio = n / t if t else None
-        met = None if ratio is None else ("yes" if ratio <= target else "no")
+        met = None if ratio is None or target is None else (
+            "yes" if ratio <= target else "no")
         cells = " | ".join(_cell(values[c.worker], unit) for c in spec.columns)
         lines.append(f"| {label} | {cells} | {'-' if ratio is None else f'{ratio:.2f}x'} | "
-                     f"<= {target:g}x | {met or '-'} |")
+                     f"{'-' if target is None else f'<= {target:g}x'} | {met or '-'} |")
         rows.append({"case": key, "label": label.strip(), "unit": unit,
                      **{c.json_key: values[c.worker] for c in spec.columns},
                      "ratio": ratio, "target": target, "met": met})

@@ -2,7 +2,7 @@
 
 NumPy on the CPU, CuPy on NVIDIA GPUs, PyTorch's API. See README.md.
 """
-from . import autograd, backend, func, io, nn, ops, optim, viz
+from . import autograd, backend, data, func, io, nn, ops, optim, viz
 from .autograd import Function, Tensor, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, device, manual_seed
 from .backend.dtypes import (

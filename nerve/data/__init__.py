@@ -6,13 +6,27 @@
 [(4, 2), (4, 2), (2, 2)]
 """
 from . import datasets, transforms
-from .dataset import (ArrayDataset, ChainDataset, ConcatDataset, Dataset, IterableDataset,
-                      Subset, TensorDataset, random_split)
+from .dataset import (
+                      ArrayDataset,
+                      ChainDataset,
+                      ConcatDataset,
+                      Dataset,
+                      IterableDataset,
+                      Subset,
+                      TensorDataset,
+                      random_split,
+)
 from .datasets.download import find_shared_data
 from .datasets.text import pad_sequence
 from .loader import DataLoader, default_collate, default_convert
-from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
-                      SubsetRandomSampler, WeightedRandomSampler)
+from .sampler import (
+                      BatchSampler,
+                      RandomSampler,
+                      Sampler,
+                      SequentialSampler,
+                      SubsetRandomSampler,
+                      WeightedRandomSampler,
+)
 from .transforms import compute_mean_std
 
 __all__ = ["ArrayDataset", "BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader",

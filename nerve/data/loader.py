@@ -19,9 +19,13 @@ from ..autograd.tensor import Tensor
 from ..backend import dtypes, get_array_module
 from . import _rng
 from .dataset import IterableDataset
-from .sampler import (BatchSampler, RandomSampler, SequentialSampler, install_epoch_generator,
-                      restore_epoch_generators)
-
+from .sampler import (
+    BatchSampler,
+    RandomSampler,
+    SequentialSampler,
+    install_epoch_generator,
+    restore_epoch_generators,
+)
 
 _END, _ITEM, _ERROR = object(), object(), object()  # markers in the prefetch queue
 

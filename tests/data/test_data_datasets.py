@@ -3,8 +3,16 @@ import numpy
 import pytest
 
 import nerve
-from nerve.data import (ArrayDataset, ChainDataset, ConcatDataset, Dataset, IterableDataset,
-                        Subset, TensorDataset, random_split)
+from nerve.data import (
+    ArrayDataset,
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
 from nerve.data import transforms as T
 
 

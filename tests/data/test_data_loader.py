@@ -7,8 +7,15 @@ import numpy
 import pytest
 
 import nerve
-from nerve.data import (DataLoader, Dataset, IterableDataset, TensorDataset,
-                        WeightedRandomSampler, default_collate, default_convert)
+from nerve.data import (
+    DataLoader,
+    Dataset,
+    IterableDataset,
+    TensorDataset,
+    WeightedRandomSampler,
+    default_collate,
+    default_convert,
+)
 from nerve.data import transforms as T
 
 

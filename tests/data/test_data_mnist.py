@@ -7,8 +7,14 @@ import pytest
 
 from nerve.data import DataLoader
 from nerve.data import transforms as T
-from nerve.data.datasets import (MNIST, CorruptDataError, FashionMNIST, MissingDataError,
-                                 read_idx, write_idx)
+from nerve.data.datasets import (
+    MNIST,
+    CorruptDataError,
+    FashionMNIST,
+    MissingDataError,
+    read_idx,
+    write_idx,
+)
 
 NAMES = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
          "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}

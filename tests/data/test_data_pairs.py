@@ -3,8 +3,14 @@ import numpy
 import pytest
 
 from nerve.data import DataLoader
-from nerve.data.datasets import (CorruptDataError, MissingDataError, SentencePairs, Vocab,
-                                 collate_pairs, tokenize)
+from nerve.data.datasets import (
+    CorruptDataError,
+    MissingDataError,
+    SentencePairs,
+    Vocab,
+    collate_pairs,
+    tokenize,
+)
 
 LINES = ["Go.\tVa !", "Go.\tMarche.", "Hi.\tSalut !", "Run!\tCours\u202f!", "Wow!\tÇa alors\u00a0!",
          "I'm OK.\tÇa va.", "Who ran?\tQui a couru ?", "I lost.\tJ'ai perdu.\tCC-BY 2.0 (x)",

@@ -3,8 +3,14 @@ import numpy
 import pytest
 
 import nerve
-from nerve.data import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
-                        SubsetRandomSampler, WeightedRandomSampler)
+from nerve.data import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 
 
 def test_sequential_sampler():

@@ -6,8 +6,14 @@ import pytest
 
 import nerve
 from nerve.data import DataLoader, pad_sequence
-from nerve.data.datasets import (CharCorpus, CharVocab, CorruptDataError, MissingDataError,
-                                 TextFile, TinyShakespeare)
+from nerve.data.datasets import (
+    CharCorpus,
+    CharVocab,
+    CorruptDataError,
+    MissingDataError,
+    TextFile,
+    TinyShakespeare,
+)
 
 TEXT = "To be, or not to be: that is the question.\nWhether 'tis nobler in the mind\n" * 3
 

@@ -1,7 +1,14 @@
 """Dataset loaders (real file formats, checksums, downloads) and synthetic sets."""
 from .cifar import CIFAR10, read_cifar_binary, read_cifar_jpeg_tar, read_cifar_pickle
-from .download import (CorruptDataError, DownloadError, MissingDataError, data_home,
-                       download_url, find_shared_data, verify_file)
+from .download import (
+                       CorruptDataError,
+                       DownloadError,
+                       MissingDataError,
+                       data_home,
+                       download_url,
+                       find_shared_data,
+                       verify_file,
+)
 from .embedded import EmbeddedMNIST, embedded_mnist
 from .mnist import MNIST, FashionMNIST, read_idx, write_idx
 from .pairs import SentencePairs, Vocab, collate_pairs, tokenize

@@ -26,8 +26,15 @@ from pathlib import Path
 import numpy
 
 from ..dataset import ArrayDataset
-from .download import (CorruptDataError, MissingDataError, download_url, extract_tar,
-                       missing_error, resolve_root, verify_file)
+from .download import (
+    CorruptDataError,
+    MissingDataError,
+    download_url,
+    extract_tar,
+    missing_error,
+    resolve_root,
+    verify_file,
+)
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
            "truck"]

@@ -19,8 +19,14 @@ from pathlib import Path
 import numpy
 
 from ..dataset import ArrayDataset
-from .download import (CorruptDataError, download_files, find_folder, missing_error,
-                       resolve_root, verify_file)
+from .download import (
+    CorruptDataError,
+    download_files,
+    find_folder,
+    missing_error,
+    resolve_root,
+    verify_file,
+)
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 

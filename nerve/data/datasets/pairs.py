@@ -12,6 +12,7 @@ training split.
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -106,6 +107,12 @@ def _read_pairs(path: Path, who: str):
     return pairs
 
 
+@functools.lru_cache(maxsize=2)
+def _tokenized(path: str, size: int, mtime_ns: int):
+    """Tokenized pairs of a file, cached so train/val/test built in turn tokenize it once."""
+    return tuple((tokenize(a), tokenize(b)) for a, b in _read_pairs(Path(path), "SentencePairs"))
+
+
 def collate_pairs(batch, pad_index: int = Vocab.pad_index):
     """``[(src_ids, tgt_ids), ...]`` -> ``(src, src_lengths, tgt, tgt_lengths)`` Tensors,
     padded batch-first with ``pad_index``."""
@@ -137,7 +144,10 @@ class SentencePairs(Dataset):
             raise ValueError(f"SentencePairs: split must be train, val, test or all, got "
                              f"{split!r}")
         self.path = Path(path) if path is not None else self._locate(resolve_root(root), lang)
-        pairs = [(tokenize(a), tokenize(b)) for a, b in _read_pairs(self.path, "SentencePairs")]
+        if not self.path.is_file():
+            raise missing_error("SentencePairs", [self.path.name], self.path.parent)
+        st = self.path.stat()
+        pairs = list(_tokenized(str(self.path.resolve()), st.st_size, st.st_mtime_ns))
         if reverse:
             pairs = [(b, a) for a, b in pairs]
         if max_len is not None:

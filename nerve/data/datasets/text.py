@@ -19,8 +19,7 @@ import numpy
 from ...autograd.tensor import Tensor
 from ...backend import get_array_module
 from ..dataset import Dataset, _check_index
-from .download import (CorruptDataError, download_url, missing_error, resolve_root,
-                       verify_file)
+from .download import CorruptDataError, download_url, missing_error, resolve_root, verify_file
 
 
 class CharVocab:
