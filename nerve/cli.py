@@ -1,11 +1,15 @@
-"""The ``nerve`` command line: ``nerve demo``, ``nerve info`` (``python -m nerve ...``).
+"""The ``nerve`` command line (``python -m nerve ...``): ``demo``, ``info`` here; ``train``,
+``evaluate``, ``predict`` and ``datasets`` in nerve/cli_train.py.
 
 A subcommand is a function ``run(args) -> int`` registered with ``@command``; its arguments
-are added by an optional ``setup(parser)``. Adding ``nerve train`` is one more such pair.
+are added by an optional ``setup(parser)``. A user's mistake (a missing file, a corrupt
+checkpoint, an unknown model) is reported in one line, without a traceback, and exit status 1
+(``NERVE_DEBUG=1`` shows the traceback).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 
@@ -89,7 +93,28 @@ def _version() -> str:
     return __version__
 
 
+def _user_errors() -> tuple:
+    from .data.datasets import CorruptDataError, MissingDataError
+    from .io import CheckpointError
+    from .models import UnknownModelError
+
+    return (FileNotFoundError, IsADirectoryError, CheckpointError, UnknownModelError,
+            MissingDataError, CorruptDataError, ImportError, ValueError, TypeError)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nerve`` script; returns the exit status."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except _user_errors() as exc:
+        if os.environ.get("NERVE_DEBUG"):
+            raise
+        print(f"nerve {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"nerve {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+from . import cli_train  # noqa: E402,F401  (registers train, evaluate, predict, datasets)

@@ -86,44 +86,88 @@ def im2col(x, win: Window):
     return view.reshape(g, -1, n * out_hw[0] * out_hw[1]), out_hw
 
 
-def col2im(cols, x_shape, win: Window, out_hw):
-    """Adjoint of ``im2col``: sum columns ``(G, Cg * kh * kw, N * Ho * Wo)`` into ``x_shape``."""
-    xp = get_array_module(cols)
-    n, c, h, w = x_shape
-    kh, kw = win.kernel
-    pt, pb, pl, pr = win.pads
-    cols = cols.reshape(c, kh, kw, n, *out_hw)
-    out = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=cols.dtype)
-    for i, j, index in win.offsets(out_hw):
-        out[index] += cols[:, i, j]
-    return xp.ascontiguousarray(unpad2d(out, win.pads).transpose(1, 0, 2, 3))
+# Large batches are processed in chunks of samples whose im2col columns take about
+# CHUNK_BYTES: the columns (kh * kw times the input's size) are then written and read back
+# while they sit in the cache, instead of going to memory and back (NumPy only; a GPU gains
+# nothing from it).
+CHUNK_BYTES = 2 * 2 ** 20
+
+
+def _chunks(x, per_sample_bytes):
+    """Slices of the batch axis, each holding about CHUNK_BYTES of columns."""
+    n = x.shape[0]
+    if get_array_module(x) is not numpy:
+        return [slice(0, n)]
+    step = max(1, CHUNK_BYTES // max(per_sample_bytes, 1))
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
+
+
+def _cols_bytes(x_shape, w_shape, win: Window, itemsize):
+    """Bytes of one sample's im2col columns."""
+    ho, wo = win.out_hw(*x_shape[2:])
+    return x_shape[1] * w_shape[2] * w_shape[3] * ho * wo * itemsize
 
 
 def _channels_first(y, groups):
     """``(N, C, Ho, Wo)`` -> ``(G, C/G, N * Ho * Wo)`` (a copy, the matrix-product layout)."""
-    n, c = y.shape[:2]
     xp = get_array_module(y)
-    return xp.ascontiguousarray(y.transpose(1, 0, 2, 3)).reshape(groups, c // groups, -1)
+    return xp.ascontiguousarray(y.transpose(1, 0, 2, 3)).reshape(groups, y.shape[1] // groups, -1)
+
+
+def _spans(k, pad, stride, dilation, n_out, n_in):
+    """Where kernel offset ``k`` of the windows lands: the slice of the input axis it reads and
+    the slice of the output positions whose window is inside the (unpadded) input there."""
+    first = max(0, -(-(pad - k * dilation) // stride))  # first output inside the input
+    last = min(n_out, (n_in - 1 + pad - k * dilation) // stride + 1)
+    if last <= first:
+        return None
+    start = first * stride + k * dilation - pad
+    return slice(start, start + (last - first - 1) * stride + 1, stride), slice(first, last)
+
+
+def col2im(cols, x_shape, win: Window, out_hw):
+    """Adjoint of ``im2col`` for columns in kernel-offset-major order ``(G, kh, kw, Cg, N, Ho,
+    Wo)`` (any equivalent reshape): each offset's block, contiguous, is added to the part of
+    the input it read (padding dropped on the way), giving ``(N, C, H, W)``."""
+    xp = get_array_module(cols)
+    n, c, h, w = x_shape
+    (kh, kw), (sh, sw), (pt, _, pl, _), (dh, dw) = win.kernel, win.stride, win.pads, win.dilation
+    grp = win.groups
+    cols = cols.reshape((grp, kh, kw, c // grp, n) + tuple(out_hw))
+    acc = xp.zeros((grp, c // grp, n, h, w), dtype=cols.dtype)
+    for i in range(kh):
+        rows = _spans(i, pt, sh, dh, out_hw[0], h)
+        for j in range(kw):
+            cols_ = _spans(j, pl, sw, dw, out_hw[1], w)
+            if rows is not None and cols_ is not None:
+                acc[..., rows[0], cols_[0]] += cols[:, i, j, ..., rows[1], cols_[1]]
+    return acc.reshape(c, n, h, w).transpose(1, 0, 2, 3)
 
 
 def conv2d(x, w, b, win: Window):
     """Cross-correlation of ``x (N, C, H, W)`` with ``w (O, C/G, kh, kw)`` plus bias ``b``.
 
-    Returns ``(y, cols)``; ``cols`` (im2col of ``x``, None for depthwise) can be handed to
-    ``conv2d_weight``.
+    Returns ``(y, cols)``; ``cols`` (im2col of ``x`` when the batch fit in one chunk, else
+    None) can be handed to ``conv2d_weight``.
     """
     xp = get_array_module(x)
-    o = w.shape[0]
+    o, grp = w.shape[0], win.groups
     if _depthwise(w.shape, win):
-        y, cols = _depthwise_forward(x, w, win), None
+        y = _depthwise_forward(x, w, win)
         if b is not None:
             y += b.reshape(o, 1, 1)
-        return y, cols
-    cols, (ho, wo) = im2col(x, win)
-    y = xp.matmul(w.reshape(win.groups, o // win.groups, -1), cols).reshape(o, x.shape[0], ho, wo)
-    if b is not None:
-        y += b.reshape(o, 1, 1, 1)
-    return xp.ascontiguousarray(y.transpose(1, 0, 2, 3)), cols
+        return y, None
+    ho, wo = win.out_hw(*x.shape[2:])
+    wm = w.reshape(grp, o // grp, -1)
+    y = xp.empty((x.shape[0], o, ho, wo), dtype=x.dtype)
+    chunks = _chunks(x, _cols_bytes(x.shape, w.shape, win, x.dtype.itemsize))
+    for part in chunks:
+        cols, _ = im2col(x[part], win)
+        yc = xp.matmul(wm, cols).reshape(o, -1, ho, wo)
+        if b is not None:
+            yc += b.reshape(o, 1, 1, 1)
+        y[part] = yc.transpose(1, 0, 2, 3)
+    return y, (cols if len(chunks) == 1 else None)
 
 
 def conv2d_input(g, w, x_shape, win: Window):
@@ -132,9 +176,15 @@ def conv2d_input(g, w, x_shape, win: Window):
         return _depthwise_input(g, w, x_shape, win)
     xp = get_array_module(g)
     grp = win.groups
-    wm = w.reshape(grp, w.shape[0] // grp, -1)
-    cols = xp.matmul(wm.transpose(0, 2, 1), _channels_first(g, grp))
-    return col2im(cols, x_shape, win, g.shape[2:])
+    o, cg, kh, kw = w.shape
+    # rows ordered (kernel offset, channel), so that each offset's columns are one block
+    wk = w.reshape(grp, o // grp, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(grp, -1, o // grp)
+    gx = xp.empty(x_shape, dtype=g.dtype)
+    for part in _chunks(g, _cols_bytes(x_shape, w.shape, win, g.dtype.itemsize)):
+        cols = xp.matmul(wk, _channels_first(g[part], grp))
+        n = part.stop - part.start
+        gx[part] = col2im(cols, (n,) + tuple(x_shape[1:]), win, g.shape[2:])
+    return gx
 
 
 def conv2d_weight(x, g, w_shape, win: Window, cols=None):
@@ -142,9 +192,13 @@ def conv2d_weight(x, g, w_shape, win: Window, cols=None):
     if _depthwise(w_shape, win):
         return _depthwise_weight(x, g, w_shape, win)
     xp = get_array_module(g)
-    if cols is None:
-        cols, _ = im2col(x, win)
-    gw = xp.matmul(_channels_first(g, win.groups), cols.transpose(0, 2, 1))
+    parts = ([slice(0, x.shape[0])] if cols is not None else
+             _chunks(x, _cols_bytes(x.shape, w_shape, win, x.dtype.itemsize)))
+    gw = None
+    for part in parts:
+        c = cols if cols is not None else im2col(x[part], win)[0]
+        term = xp.matmul(_channels_first(g[part], win.groups), c.transpose(0, 2, 1))
+        gw = term if gw is None else xp.add(gw, term, out=gw)
     return gw.reshape(w_shape)
 
 
@@ -225,25 +279,26 @@ def max_pool2d(x, win: Window):
     """Window maxima and their flat positions ``h * W + w`` in each input plane (as PyTorch).
 
     Ties go to the first maximum in window order; a NaN wins (the last NaN, as PyTorch's CPU
-    kernel); padding (filled with the lowest value) is never chosen.
+    kernel); padding (filled with the lowest value) is never chosen. Works on one strided view
+    of the input per kernel offset: no copy of the windows.
     """
     xp = get_array_module(x)
-    n, c, h, w = x.shape
+    h, w = x.shape[2:]
     (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
-    ho, wo = out_hw = win.out_hw(h, w)
+    out_hw = win.out_hw(h, w)
     low = -numpy.inf if x.dtype.kind in "fc" else numpy.iinfo(x.dtype).min
     xpad = pad2d(x, win.pads, low)
-    s_n, s_c = xpad.strides[:2]
-    # (kh*kw, N, C, Ho, Wo): every window's values at one kernel offset per row (a copy)
-    wins = _plane_windows(xpad, win, out_hw, mid=[(n, s_n), (c, s_c)])
-    wins = wins.reshape(kh * kw, n, c, ho, wo)
-    best = wins.max(axis=0)
-    row0 = xp.arange(ho) * sh - win.pads[0]  # top-left corner of each window
-    col0 = xp.arange(wo) * sw - win.pads[2]
-    arg = xp.zeros(best.shape, dtype=xp.int64)
+    views = [xpad[index] for _, _, index in win.offsets(out_hw)]
+    best = views[0].copy()
+    for v in views[1:]:
+        xp.maximum(best, v, out=best)
+    row0 = xp.arange(out_hw[0]) * sh - win.pads[0]  # top-left corner of each window
+    col0 = xp.arange(out_hw[1]) * sw - win.pads[2]
+    arg = xp.zeros(best.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
     padded = any(win.pads)
+    hit = xp.empty(best.shape, dtype=bool)
     for k in range(kh * kw - 1, -1, -1):  # backwards, so the first maximum is written last
-        hit = wins[k] == best
+        xp.equal(views[k], best, out=hit)
         if padded:
             i, j = divmod(k, kw)
             r, q = row0 + i * dh, col0 + j * dw
@@ -251,9 +306,12 @@ def max_pool2d(x, win: Window):
         xp.copyto(arg, k, where=hit)
     if x.dtype.kind in "fc" and xp.isnan(best).any():  # max propagated a NaN
         for k in range(kh * kw):
-            xp.copyto(arg, k, where=xp.isnan(wins[k]))
-    ki, kj = xp.divmod(arg, kw)
-    index = (row0[:, None] + ki * dh) * w + col0[None, :] + kj * dw
+            xp.copyto(arg, k, where=xp.isnan(views[k]))
+    # flat position = corner of the window + the chosen offset's displacement in the plane
+    shift = xp.asarray([i * dh * w + j * dw for i in range(kh) for j in range(kw)],
+                       dtype=xp.int64)
+    index = shift[arg]
+    index += row0[:, None] * w + col0[None, :]
     return best, index
 
 

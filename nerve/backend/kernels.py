@@ -59,11 +59,16 @@ def scatter_add_zeros(shape, dim, index, src, dtype=None):
 
 
 def index_add_zeros(shape, dim, index, src):
-    """Zeros of ``shape`` with slices of ``src`` added at positions ``index`` along ``dim``."""
+    """Zeros of ``shape`` with slices of ``src`` added at positions ``index`` (1-D) along
+    ``dim``. The scatter runs on flat positions: NumPy's unbuffered add is several times
+    faster on a 1-D array than on rows of a 2-D one (an embedding's backward)."""
     xp = get_array_module(src)
-    out = xp.zeros(shape, dtype=src.dtype)
-    full = (slice(None),) * (dim % len(shape)) + (index,)
-    return add_at(out, full, src)
+    dim %= len(shape)
+    outer, inner = math.prod(shape[:dim]), math.prod(shape[dim + 1:])
+    flat = ((xp.arange(outer)[:, None, None] * shape[dim] + index.reshape(1, -1, 1)) * inner
+            + xp.arange(inner)[None, None, :])
+    out = xp.zeros(math.prod(shape), dtype=src.dtype)
+    return add_at(out, flat.reshape(-1), src.reshape(-1)).reshape(shape)
 
 
 def erf(x):

@@ -13,6 +13,7 @@ from ..autograd import grad_mode
 from ..autograd.tensor import Tensor
 from ..backend import device as as_device
 from ..backend import dtypes, get_array_module, to_device
+from ..ops.methods import parse_to_args
 from .parameter import Buffer, Parameter
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
@@ -129,37 +130,32 @@ class Module:
             raise KeyError(f"{what}: attribute {name!r} already exists on "
                            f"{type(self).__name__}")
 
+    def _register(self, what: str, registry: str, name, value, cls: type,
+                  expected: str) -> None:
+        """``what``'s checks, then ``value`` (an instance of ``cls`` or None) under ``name`` in
+        ``registry`` and as an attribute."""
+        self._check_new_name(what, name)
+        if value is not None and not isinstance(value, cls):
+            raise TypeError(f"{what}: {name!r} must be {expected}, got {type(value).__name__}")
+        self._unregister(name, keep=registry)
+        self.__dict__[registry][name] = value
+        self.__dict__[name] = value
+
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Register ``param`` (or an empty slot for None) under ``name``."""
-        self._check_new_name("register_parameter", name)
-        if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"register_parameter: {name!r} must be a Parameter or None, got "
-                            f"{type(param).__name__}")
-        self._unregister(name, keep="_parameters")
-        self.__dict__["_parameters"][name] = param
-        self.__dict__[name] = param
+        self._register("register_parameter", "_parameters", name, param, Parameter,
+                       "a Parameter or None")
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """A tensor that is state but not learnable (e.g. batch-norm running statistics).
         Non-persistent buffers move with ``to()`` but are left out of ``state_dict``."""
-        self._check_new_name("register_buffer", name)
-        if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"register_buffer: {name!r} must be a Tensor or None, got "
-                            f"{type(tensor).__name__}")
-        self._unregister(name, keep="_buffers")
-        self.__dict__["_buffers"][name] = tensor
-        self.__dict__[name] = tensor
+        self._register("register_buffer", "_buffers", name, tensor, Tensor, "a Tensor or None")
         if not persistent:
             self._non_persistent.add(name)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Register ``module`` as a child under ``name`` (what attribute assignment does)."""
-        self._check_new_name("add_module", name)
-        if module is not None and not isinstance(module, Module):
-            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
-        self._unregister(name, keep="_modules")
-        self.__dict__["_modules"][name] = module
-        self.__dict__[name] = module
+        self._register("add_module", "_modules", name, module, Module, "a Module")
 
     register_module = add_module
 
@@ -436,18 +432,7 @@ class Module:
 
 def _parse_to_args(args, kwargs):
     """(device, dtype) from ``Module.to``'s arguments; only floating/complex dtypes allowed."""
-    device = kwargs.pop("device", None)
-    dtype = kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    if kwargs:
-        raise TypeError(f"Module.to: unexpected keyword arguments {sorted(kwargs)}")
-    for a in args:
-        if isinstance(a, Tensor):
-            device, dtype = a.device, a.dtype
-        elif isinstance(a, str) and (a == "cpu" or a.startswith("cuda")) or hasattr(a, "xp"):
-            device = a
-        else:
-            dtype = a
+    device, dtype = parse_to_args("Module.to", args, kwargs)
     device = None if device is None else as_device(device)
     dtype = dtypes.as_dtype(dtype)
     if dtype is not None and not (dtypes.is_floating(dtype) or dtype.kind == "c"):

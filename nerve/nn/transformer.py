@@ -150,10 +150,21 @@ def _activation(activation):
 
 
 class _FeedForwardLayer(Module):
-    """Feed-forward block and norms shared by the encoder and decoder layers."""
+    """Constructor, feed-forward block and norms shared by the encoder and decoder layers:
+    one attention per name in ``_attentions``, then one norm and dropout per sublayer."""
 
-    def _init_feed_forward(self, d_model, dim_feedforward, dropout, activation, layer_norm_eps,
-                           norm_first, bias, n_norms, factory):
+    _attentions: tuple = ()
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
+                 dropout: float = 0.1, activation="relu", layer_norm_eps: float = 1e-5,
+                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        factory = dict(device=device, dtype=dtype)
+        for attn in self._attentions:  # registered first: PyTorch's order of submodules
+            setattr(self, attn, MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                   batch_first=batch_first, **factory))
+        n_norms = len(self._attentions) + 1
         self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **factory)
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **factory)
@@ -193,16 +204,7 @@ class TransformerEncoderLayer(_FeedForwardLayer):
     (2, 5, 16)
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation="relu", layer_norm_eps: float = 1e-5,
-                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 device=None, dtype=None):
-        super().__init__()
-        factory = dict(device=device, dtype=dtype)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, **factory)
-        self._init_feed_forward(d_model, dim_feedforward, dropout, activation, layer_norm_eps,
-                                norm_first, bias, 2, factory)
+    _attentions = ("self_attn",)
 
     def forward(self, src: Tensor, src_mask=None, src_key_padding_mask=None,
                 is_causal: bool = False) -> Tensor:
@@ -232,18 +234,7 @@ class TransformerDecoderLayer(_FeedForwardLayer):
     (5, 2, 16)
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
-                 dropout: float = 0.1, activation="relu", layer_norm_eps: float = 1e-5,
-                 batch_first: bool = False, norm_first: bool = False, bias: bool = True,
-                 device=None, dtype=None):
-        super().__init__()
-        factory = dict(device=device, dtype=dtype)
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, **factory)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first, **factory)
-        self._init_feed_forward(d_model, dim_feedforward, dropout, activation, layer_norm_eps,
-                                norm_first, bias, 3, factory)
+    _attentions = ("self_attn", "multihead_attn")
 
     def _ff_block(self, x):
         return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))

@@ -88,12 +88,14 @@ def getitem(x: Tensor, index) -> Tensor:
                          f"{tuple(x.shape)}: {exc}") from None
 
 
-def _index_array(index, what):
+def _index_array(index, what, noun="index"):
+    """``index`` (a Tensor or array-like) as an integer array, else a TypeError naming ``what``
+    and calling the argument ``noun``."""
     data = index.data if isinstance(index, Tensor) else index
     xp = get_array_module(data)
     data = xp.asarray(data)
     if data.dtype.kind not in "iu":
-        raise TypeError(f"{what}: index must be an integer tensor, got dtype {data.dtype}")
+        raise TypeError(f"{what}: {noun} must be an integer tensor, got dtype {data.dtype}")
     return data
 
 

@@ -12,6 +12,7 @@ from ..autograd import grad_mode
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..backend import get_array_module, to_device
+from .indexing import _index_array
 
 __all__ = ["linear", "embedding"]
 
@@ -82,15 +83,6 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return Linear.apply(input, weight, bias, has_bias=bias is not None)
 
 
-def _index_data(input, what):
-    data = input.data if isinstance(input, Tensor) else input
-    xp = get_array_module(data)
-    data = xp.asarray(data)
-    if data.dtype.kind not in "iu":
-        raise TypeError(f"{what}: indices must be an integer tensor, got dtype {data.dtype}")
-    return data
-
-
 def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,
               norm_type: float = 2.0, scale_grad_by_freq: bool = False,
               sparse: bool = False) -> Tensor:
@@ -107,7 +99,8 @@ def embedding(input, weight: Tensor, padding_idx: int | None = None, max_norm: f
     """
     if sparse:
         raise NotImplementedError("embedding: sparse gradients are not supported")
-    index = to_device(_index_data(input, "embedding"), weight.device)  # indices are small
+    # indices are small: moving them to the weight is cheap
+    index = to_device(_index_array(input, "embedding", "indices"), weight.device)
     if weight.ndim != 2:
         raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
                          f"shape {tuple(weight.shape)}")

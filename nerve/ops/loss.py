@@ -122,6 +122,14 @@ class SoftmaxCrossEntropy(Function):
         return gx, (-(g * logp) if _requires_grad(self.inputs[1]) else None)
 
 
+def _index_target(name, target) -> Tensor:
+    """``target`` as a Tensor of integer class indices, else a TypeError naming ``name``."""
+    t = _tensor(target)
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype}")
+    return t
+
+
 def _class_axis(name, x):
     if x.ndim == 0:
         raise ValueError(f"{name}: input must have a class dimension, got a 0-d tensor")
@@ -238,9 +246,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     name = "nll_loss"
     reduction = legacy_reduction(name, size_average, reduce, reduction)
     x = _floating(name, "input", _tensor(input))
-    t = _tensor(target)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype}")
+    t = _index_target(name, target)
     axis = _class_axis(name, x)
     w = _class_weight(name, weight, x, x.shape[axis])
     y, valid = _class_indices(name, x, t, axis, ignore_index)
@@ -507,9 +513,7 @@ def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=Non
     if x.ndim not in (1, 2):
         raise ValueError(f"{name}: expected input of shape (N, C) or (C,), got "
                          f"{tuple(x.shape)}")
-    t = _tensor(target)
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{name}: target must hold integer class indices, got dtype {t.dtype}")
+    t = _index_target(name, target)
     axis = x.ndim - 1
     n_classes = x.shape[axis]
     w = _class_weight(name, weight, x, n_classes)

@@ -21,14 +21,16 @@ class ToDevice(Function):
         return F.to_device(g, self.source)
 
 
-def to(self, *args, **kwargs) -> Tensor:
-    """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``."""
+def parse_to_args(where: str, args, kwargs: dict, ignored=("non_blocking",)):
+    """The (device, dtype) that ``Tensor.to`` and ``Module.to`` were given, either possibly
+    None: keywords, then positional devices, dtypes and Tensors (a Tensor gives both). The
+    keywords in ``ignored`` are accepted and dropped; any other is a TypeError."""
     device = kwargs.pop("device", None)
     dtype = kwargs.pop("dtype", None)
-    kwargs.pop("non_blocking", None)
-    kwargs.pop("copy", None)
+    for key in ignored:
+        kwargs.pop(key, None)
     if kwargs:
-        raise TypeError(f"to: unexpected keyword arguments {sorted(kwargs)}")
+        raise TypeError(f"{where}: unexpected keyword arguments {sorted(kwargs)}")
     for a in args:
         if isinstance(a, Tensor):
             device, dtype = a.device, a.dtype
@@ -36,6 +38,12 @@ def to(self, *args, **kwargs) -> Tensor:
             device = a
         else:
             dtype = a
+    return device, dtype
+
+
+def to(self, *args, **kwargs) -> Tensor:
+    """``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``."""
+    device, dtype = parse_to_args("to", args, kwargs, ignored=("non_blocking", "copy"))
     out = self
     if dtype is not None and dtypes.as_dtype(dtype) != self.dtype:
         dtype = dtypes.as_dtype(dtype)

@@ -221,6 +221,14 @@ class FlatOptimizer(Optimizer):
     def _direction(self, state: dict, g):
         raise NotImplementedError
 
+    @staticmethod
+    def _secant_pair(state: dict, g):
+        """The quasi-Newton pair of the last step: ``s = x_{k+1} - x_k``, ``y = g_{k+1} - g_k``
+        and the curvature ``y^T s`` (a float)."""
+        y = g - state["prev_flat_grad"]
+        s = state["d"] * state["t"]
+        return s, y, float((y * s).sum())
+
     def _initial_step(self, state: dict, g, d, gtd: float, lr: float) -> float:
         """``lr``, except on the very first iteration, where ``min(1, 1/|g|_1) lr`` keeps an
         unscaled first direction ``-g`` from overshooting (as ``torch.optim.LBFGS``)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_hyper
+from .optimizer import Optimizer, check_hyper, check_lr_eps_decay, count_step, state_buffer
 
 
 def _moments(param, grad, state, *, lr, betas, weight_decay, decoupled_weight_decay, maximize):
@@ -15,12 +15,7 @@ def _moments(param, grad, state, *, lr, betas, weight_decay, decoupled_weight_de
     Decoupled (AdamW) decay shrinks the parameter, ``θ ← θ (1 - lr·wd)``, before the step;
     otherwise ``wd·θ`` is added to the gradient (L2). Returns (param, grad, m, v, step) with
     the gradient the rule sees."""
-    xp = get_array_module(param)
-    if not state:
-        state["step"] = 0
-        state["exp_avg"] = xp.zeros_like(param)
-        state["exp_avg_sq"] = xp.zeros_like(param)
-    state["step"] += 1
+    step = count_step(state, param, exp_avg=0, exp_avg_sq=0)
     if maximize:
         grad = -grad
     if weight_decay != 0:
@@ -33,7 +28,7 @@ def _moments(param, grad, state, *, lr, betas, weight_decay, decoupled_weight_de
     m += (1 - beta1) * (grad - m)
     v *= beta2
     v += (1 - beta2) * grad * grad
-    return param, grad, m, v, state["step"]
+    return param, grad, m, v, step
 
 
 def adam_update(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad, maximize,
@@ -45,9 +40,7 @@ def adam_update(param, grad, state, *, lr, betas, eps, weight_decay, amsgrad, ma
                                     decoupled_weight_decay=decoupled_weight_decay)
     xp = get_array_module(param)
     if amsgrad:
-        vmax = state.get("max_exp_avg_sq")
-        if vmax is None:
-            vmax = state["max_exp_avg_sq"] = xp.zeros_like(param)
+        vmax = state_buffer(state, "max_exp_avg_sq", param)
         xp.maximum(vmax, v, out=vmax)
         v = vmax
     beta1, beta2 = betas
@@ -74,9 +67,7 @@ def nadam_update(param, grad, state, *, lr, betas, eps, weight_decay, momentum_d
 
 
 def _check_adam(opt, group):
-    check_hyper(opt, "lr", group["lr"])
-    check_hyper(opt, "eps", group["eps"])
-    check_hyper(opt, "weight_decay", group["weight_decay"])
+    check_lr_eps_decay(opt, group)
     betas = group["betas"]
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise ValueError(f"{type(opt).__name__}: betas must be a pair (beta1, beta2), "

@@ -5,34 +5,23 @@ Each update is one function over arrays, with ``torch.optim``'s formula and defa
 from __future__ import annotations
 
 from ..backend import get_array_module
-from .optimizer import Optimizer, check_hyper
-
-
-def _decayed(param, grad, weight_decay, maximize):
-    """The gradient the rule sees: sign flipped to maximize, plus L2 weight decay."""
-    if maximize:
-        grad = -grad
-    return grad + weight_decay * param if weight_decay != 0 else grad
-
-
-def _buffer(state, key, like):
-    """The state array ``key``, created as zeros shaped like ``like`` on first use."""
-    buf = state.get(key)
-    if buf is None:
-        buf = state[key] = get_array_module(like).zeros_like(like)
-    return buf
+from .optimizer import (
+    Optimizer,
+    check_hyper,
+    check_lr_eps_decay,
+    count_step,
+    decayed_grad,
+    state_buffer,
+)
 
 
 def adagrad_update(param, grad, state, *, lr, lr_decay, weight_decay, initial_accumulator_value,
                    eps, maximize):
     """``G += g²``;  ``θ ← θ - lr/(1 + (t-1)·lr_decay) · g / (√G + eps)``."""
     xp = get_array_module(param)
-    if not state:
-        state["step"] = 0
-        state["sum"] = xp.full_like(param, initial_accumulator_value)
-    state["step"] += 1
-    grad = _decayed(param, grad, weight_decay, maximize)
-    clr = lr / (1 + (state["step"] - 1) * lr_decay)
+    step = count_step(state, param, sum=initial_accumulator_value)
+    grad = decayed_grad(param, grad, weight_decay, maximize)
+    clr = lr / (1 + (step - 1) * lr_decay)
     acc = state["sum"]
     acc += grad * grad
     return param - clr * (grad / (xp.sqrt(acc) + eps))
@@ -43,22 +32,19 @@ def rmsprop_update(param, grad, state, *, lr, alpha, eps, weight_decay, momentum
     """``v = α v + (1-α) g²``; centered: ``ḡ = α ḡ + (1-α) g``, ``v - ḡ²`` in place of ``v``;
     ``θ ← θ - lr·g/(√v + eps)``, or through a momentum buffer ``b = μ b + g/(√v + eps)``."""
     xp = get_array_module(param)
-    if not state:
-        state["step"] = 0
-        state["square_avg"] = xp.zeros_like(param)
-    state["step"] += 1
-    grad = _decayed(param, grad, weight_decay, maximize)
+    count_step(state, param, square_avg=0)
+    grad = decayed_grad(param, grad, weight_decay, maximize)
     sq = state["square_avg"]
     sq *= alpha
     sq += (1 - alpha) * grad * grad
     if centered:
-        avg = _buffer(state, "grad_avg", param)
+        avg = state_buffer(state, "grad_avg", param)
         avg += (1 - alpha) * (grad - avg)
         denom = xp.sqrt(sq - avg * avg) + eps
     else:
         denom = xp.sqrt(sq) + eps
     if momentum > 0:
-        buf = _buffer(state, "momentum_buffer", param)
+        buf = state_buffer(state, "momentum_buffer", param)
         buf *= momentum
         buf += grad / denom
         return param - lr * buf
@@ -69,12 +55,8 @@ def adadelta_update(param, grad, state, *, lr, rho, eps, weight_decay, maximize)
     """``v = ρ v + (1-ρ) g²``;  ``Δ = √(u + eps)/√(v + eps) · g``;  ``u = ρ u + (1-ρ) Δ²``;
     ``θ ← θ - lr·Δ`` (Zeiler 2012, with torch's ``lr`` factor)."""
     xp = get_array_module(param)
-    if not state:
-        state["step"] = 0
-        state["square_avg"] = xp.zeros_like(param)
-        state["acc_delta"] = xp.zeros_like(param)
-    state["step"] += 1
-    grad = _decayed(param, grad, weight_decay, maximize)
+    count_step(state, param, square_avg=0, acc_delta=0)
+    grad = decayed_grad(param, grad, weight_decay, maximize)
     sq, acc = state["square_avg"], state["acc_delta"]
     sq *= rho
     sq += (1 - rho) * grad * grad
@@ -82,12 +64,6 @@ def adadelta_update(param, grad, state, *, lr, rho, eps, weight_decay, maximize)
     acc *= rho
     acc += (1 - rho) * delta * delta
     return param - lr * delta
-
-
-def _check_common(opt, group):
-    check_hyper(opt, "lr", group["lr"])
-    check_hyper(opt, "eps", group["eps"])
-    check_hyper(opt, "weight_decay", group["weight_decay"])
 
 
 class Adagrad(Optimizer):
@@ -111,7 +87,7 @@ class Adagrad(Optimizer):
                                       eps=eps, maximize=bool(maximize)))
 
     def _validate_group(self, group):
-        _check_common(self, group)
+        check_lr_eps_decay(self, group)
         check_hyper(self, "lr_decay", group["lr_decay"])
         check_hyper(self, "initial_accumulator_value", group["initial_accumulator_value"])
 
@@ -137,7 +113,7 @@ class RMSprop(Optimizer):
                                       maximize=bool(maximize)))
 
     def _validate_group(self, group):
-        _check_common(self, group)
+        check_lr_eps_decay(self, group)
         check_hyper(self, "alpha", group["alpha"], 0.0, 1.0)
         check_hyper(self, "momentum", group["momentum"], 0.0, 1.0, high_open=True)
 
@@ -161,5 +137,5 @@ class Adadelta(Optimizer):
                                       maximize=bool(maximize)))
 
     def _validate_group(self, group):
-        _check_common(self, group)
+        check_lr_eps_decay(self, group)
         check_hyper(self, "rho", group["rho"], 0.0, 1.0)

@@ -50,9 +50,7 @@ class BFGS(FlatOptimizer):
         if state["n_iter"] == 1:
             state["F"] = None  # the identity, not yet formed
             return -g
-        y = g - state["prev_flat_grad"]
-        s = state["d"] * state["t"]
-        ys = float((y * s).sum())
+        s, y, ys = self._secant_pair(state, g)
         F = state["F"]
         if ys > 1e-10:
             xp = get_array_module(g)

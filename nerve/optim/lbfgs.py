@@ -50,9 +50,7 @@ class LBFGS(FlatOptimizer):
             state.update(old_dirs=[], old_stps=[], ro=[], H_diag=1.0)
             return -g
         old_dirs, old_stps, ro = state["old_dirs"], state["old_stps"], state["ro"]
-        y = g - state["prev_flat_grad"]
-        s = state["d"] * state["t"]
-        ys = float((y * s).sum())
+        s, y, ys = self._secant_pair(state, g)
         if ys > 1e-10:  # keep the pair only where the curvature condition holds
             if len(old_dirs) == self.param_groups[0]["history_size"]:
                 old_dirs.pop(0)

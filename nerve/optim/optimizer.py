@@ -195,6 +195,41 @@ def check_hyper(optimizer, key: str, value, low: float = 0.0, high: float | None
         raise ValueError(f"{name}: invalid {key} {value!r}; expected a value {where}")
 
 
+def check_lr_eps_decay(optimizer, group: dict) -> None:
+    """The checks the adaptive methods share: ``lr``, ``eps`` and ``weight_decay`` >= 0."""
+    for key in ("lr", "eps", "weight_decay"):
+        check_hyper(optimizer, key, group[key])
+
+
+# ---- helpers of the per-parameter update rules -----------------------------------------------
+def count_step(state: dict, param, **buffers) -> int:
+    """Count one more step in a parameter's ``state`` and return the count. The first call
+    starts ``step`` at 0 and each buffer named in ``buffers`` as an array like ``param``
+    filled with the given value."""
+    if not state:
+        xp = get_array_module(param)
+        state["step"] = 0
+        for key, value in buffers.items():
+            state[key] = xp.full_like(param, value)
+    state["step"] += 1
+    return state["step"]
+
+
+def state_buffer(state: dict, key: str, like):
+    """The state array ``key``, created as zeros shaped like ``like`` on first use."""
+    buf = state.get(key)
+    if buf is None:
+        buf = state[key] = get_array_module(like).zeros_like(like)
+    return buf
+
+
+def decayed_grad(param, grad, weight_decay, maximize):
+    """The gradient a rule sees: sign flipped to maximize, plus L2 weight decay ``wd·θ``."""
+    if maximize:
+        grad = -grad
+    return grad + weight_decay * param if weight_decay != 0 else grad
+
+
 def _copy_value(v):
     if isinstance(v, (list, tuple)):  # e.g. LBFGS's history of arrays
         return type(v)(_copy_value(x) for x in v)

@@ -1,7 +1,7 @@
 """``SGD``: stochastic gradient descent with heavy-ball (Polyak) or Nesterov momentum."""
 from __future__ import annotations
 
-from .optimizer import Optimizer, check_hyper
+from .optimizer import Optimizer, check_hyper, decayed_grad
 
 
 def sgd_update(param, grad, state, *, lr, momentum, dampening, weight_decay, nesterov,
@@ -11,10 +11,7 @@ def sgd_update(param, grad, state, *, lr, momentum, dampening, weight_decay, nes
     ``g = ∇ + wd·θ``;  ``b = g`` on the first step, then ``b = μ b + (1 - τ) g``;
     ``θ ← θ - lr·(g + μ b)`` with Nesterov, else ``θ ← θ - lr·b``.
     """
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        grad = grad + weight_decay * param
+    grad = decayed_grad(param, grad, weight_decay, maximize)
     if momentum != 0:
         buf = state.get("momentum_buffer")
         if buf is None:

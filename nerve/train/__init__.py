@@ -5,13 +5,26 @@
 ...               val_data=val_set, callbacks=[EarlyStopping("val_loss", patience=3)])
 """
 from . import metrics, plots
-from .callbacks import (Callback, CallbackList, CSVLogger, EarlyStopping, JSONLogger,
-                        LambdaCallback, LRSchedulerCallback, ModelCheckpoint)
-from .checkpoint import (CheckpointError, checkpoint_state, load_checkpoint, restore, resume,
-                         save_checkpoint)
+from .callbacks import (
+                        Callback,
+                        CallbackList,
+                        CSVLogger,
+                        EarlyStopping,
+                        JSONLogger,
+                        LambdaCallback,
+                        LRSchedulerCallback,
+                        ModelCheckpoint,
+)
+from .checkpoint import (
+                        CheckpointError,
+                        checkpoint_state,
+                        load_checkpoint,
+                        restore,
+                        resume,
+                        save_checkpoint,
+)
 from .fit import History, Trainer, as_loader, evaluate, fit, predict
-from .metrics import (accuracy, confusion_matrix, perplexity, precision_recall,
-                      top_k_accuracy)
+from .metrics import accuracy, confusion_matrix, perplexity, precision_recall, top_k_accuracy
 from .progress import ProgressBar
 
 __all__ = ["CSVLogger", "Callback", "CallbackList", "CheckpointError", "EarlyStopping",

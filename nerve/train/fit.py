@@ -99,10 +99,10 @@ def as_loader(data, batch_size: int = 32, shuffle: bool = False, seed: int | Non
     of arrays/tensors, or a single array/tensor of inputs."""
     if isinstance(data, DataLoader):
         return data
-    if isinstance(data, (Dataset, IterableDataset)) or (hasattr(data, "__getitem__") and
-                                                        hasattr(data, "__len__") and
-                                                        not isinstance(data, (tuple, list))
-                                                        and not hasattr(data, "shape")):
+    if isinstance(data, (Dataset, IterableDataset)) or (
+            hasattr(data, "__getitem__") and hasattr(data, "__len__")
+            and not isinstance(data, (tuple, list, str, bytes, dict)) and not hasattr(data,
+                                                                                       "shape")):
         dataset = data
     elif isinstance(data, (tuple, list)) and data and all(hasattr(a, "shape") for a in data):
         dataset = TensorDataset(*data)
@@ -249,10 +249,11 @@ class Trainer:
         self.callbacks.call("on_train_begin", {})
         for epoch in range(self.start_epoch, epochs):
             self.epoch = epoch
-            logs = self._train_epoch(epoch)
+            logs, timing = self._train_epoch(epoch)
             if val_loader is not None:
                 val = self.evaluate(val_loader)
                 logs.update({f"val_{k}": v for k, v in val.items()})
+            logs.update(timing)
             self.history.append(epoch, logs)
             self.callbacks.call("on_epoch_end", epoch, logs)
             if self.stop_training:
@@ -292,11 +293,10 @@ class Trainer:
             self.callbacks.call("on_batch_end", step, batch_logs)
         elapsed = time.perf_counter() - start
         logs = {"loss": mean_loss.compute(), **{m.name: m.compute() for m in metrics}}
-        if lr is not None:
-            logs["lr"] = lr
-        logs["time"] = elapsed
-        logs["samples_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
-        return logs
+        timing = {"lr": lr} if lr is not None else {}
+        timing["time"] = elapsed
+        timing["samples_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
+        return logs, timing
 
     # ---- evaluation -------------------------------------------------------------------------
     def evaluate(self, data, batch_size: int = 256, progress: bool = False) -> dict:

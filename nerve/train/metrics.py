@@ -38,6 +38,9 @@ def _host(a) -> numpy.ndarray:
 
 def _scores_and_target(output, target, who: str):
     out, tgt = _array(output), _array(target)
+    xp = get_array_module(out)
+    if xp is not get_array_module(tgt):  # e.g. GPU scores, NumPy labels: compare on the GPU
+        tgt = xp.asarray(tgt)
     if tgt.dtype.kind not in "iu":
         raise TypeError(f"{who}: the target must hold integer class indices, got {tgt.dtype}")
     if out.ndim == tgt.ndim + 1:
