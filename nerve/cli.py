@@ -104,7 +104,9 @@ def _user_errors() -> tuple:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``nerve`` script; returns the exit status."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv  # for the records a command writes (metrics.json)
     try:
         return args.run(args)
     except _user_errors() as exc:

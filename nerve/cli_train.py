@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
+import shlex
 import time
 from pathlib import Path
 
@@ -126,7 +126,7 @@ def run_train(args) -> int:
     nerve.manual_seed(args.seed)
     data = load_image_data(s["dataset"], args.data_dir, download=not args.offline)
     if data.fallback_reason:
-        print(f"note: {data.fallback_reason}.\n"
+        print(f"note: {data.fallback_reason.rstrip('.')}.\n"
               f"note: training on the EMBEDDED MNIST SUBSET shipped with nerve instead "
               f"({_count(len(data.train))} training / {_count(len(data.test))} test images, "
               f"10% of MNIST); expect a lower accuracy than on full MNIST.", flush=True)
@@ -159,16 +159,9 @@ def run_train(args) -> int:
                   batch_size=512, resume=args.resume, meta=meta)
     test = _test_report(model, data, device)
     results = {"test": test["summary"]}
-    best_line = ""
-    if checkpoints.best_path.is_file() and checkpoints.tracker.best_epoch is not None \
-            and checkpoints.tracker.best_epoch + 1 != len(history):
-        from .models import from_checkpoint
-
-        best_model, _ = from_checkpoint(checkpoints.best_path)
-        best = _test_report(best_model.to(device), data, device)["summary"]
+    best = _best_report(checkpoints, len(history), data, device)
+    if best is not None:
         results["test_best_checkpoint"] = best
-        best_line = (f" (best.nrv, epoch {checkpoints.tracker.best_epoch + 1}: "
-                     f"{100 * best['accuracy']:.2f}%)")
     wall = time.perf_counter() - started
     json_log.extra = {**results, "model": args.model, "config": model.config,
                       "dataset": data.name, "settings": s, "seed": args.seed,
@@ -176,18 +169,32 @@ def run_train(args) -> int:
                       "val_samples": len(val_set) if val_set is not None else 0,
                       "test_samples": len(data.test), "epochs_done": len(history),
                       "train_time_s": sum(history["time"]), "wall_time_s": wall,
-                      "command": "nerve " + " ".join(sys.argv[1:]) if sys.argv else None,
+                      "command": "nerve " + shlex.join(getattr(args, "argv", [])),
                       "nerve_version": nerve.__version__}
     json_log.write()
     written = ["last.nrv", "best.nrv", "history.csv", "metrics.json"]
     if not args.no_plots:
         written += _train_plots(args, out, history, model, data, test)
     wall = time.perf_counter() - started
+    best_line = "" if best is None else (f" (best.nrv, epoch {best['epoch']}: "
+                                         f"{100 * best['accuracy']:.2f}%)")
     print(f"test accuracy {100 * test['summary']['accuracy']:.2f}% (loss "
           f"{test['summary']['loss']:.4f}) on {_count(len(data.test))} {data.name} test images "
           f"after {len(history)} epochs{best_line}; {wall:.1f}s in all")
     print(f"wrote {out}/: {', '.join(w for w in written if (out / w).is_file())}")
     return 0
+
+
+def _best_report(checkpoints, epochs_done: int, data, device):
+    """The test results of best.nrv when it is not the final model (else None)."""
+    best_epoch = checkpoints.tracker.best_epoch
+    if not checkpoints.best_path.is_file() or best_epoch is None or best_epoch + 1 == epochs_done:
+        return None
+    from .models import from_checkpoint
+
+    model, _ = from_checkpoint(checkpoints.best_path)
+    return {"epoch": best_epoch + 1,
+            **_test_report(model.to(device), data, device)["summary"]}
 
 
 def _test_report(model, data, device) -> dict:
@@ -265,8 +272,8 @@ def run_evaluate(args) -> int:
     name = args.dataset or meta.get("dataset", "mnist")
     data = load_image_data(name, args.data_dir, download=not args.offline)
     if data.fallback_reason:
-        print(f"note: {data.fallback_reason}.\nnote: evaluating on the embedded MNIST subset "
-              f"instead", flush=True)
+        print(f"note: {data.fallback_reason.rstrip('.')}.\nnote: evaluating on the embedded "
+              f"MNIST subset instead", flush=True)
     report = _test_report(model, data, device)["summary"]
     print(f"{meta.get('model', '?')} from {args.checkpoint} on {data.name} test "
           f"({_count(len(data.test))} images): accuracy {100 * report['accuracy']:.2f}%, "
@@ -415,12 +422,17 @@ def run_datasets(args) -> int:
     print(f"{'embedded-mnist':<16} {'available':<10} {MNIST_SUBSET} ({size:.1f} MB, 6,000 train"
           f" / 1,000 test images, shipped with nerve)")
     for name in ("mnist", "fashion-mnist", "cifar10", "tinyshakespeare", "tatoeba-fra-eng"):
-        found = next((f for f in (_where(name, r) for r, _ in roots) if f is not None), None)
-        status = "available" if found is not None else "missing"
-        where = str(found) if found is not None else f"put the files in {home}/{name}" + (
-            " or let `nerve train` download them" if name in ("mnist", "fashion-mnist")
-            else "")
-        print(f"{name:<16} {status:<10} {where}")
+        found = next(((r, f) for r, f in ((r, _where(name, r)) for r, _ in roots)
+                      if f is not None), None)
+        if found is None:
+            where = f"put the files in {home}/{name}" + (
+                " or let `nerve train` download them" if name in ("mnist", "fashion-mnist")
+                else "")
+        else:
+            root, folder = found
+            used = root == home or (args.data_dir and root == roots[0][0])
+            where = str(folder) + ("" if used else f" (pass --data-dir {root})")
+        print(f"{name:<16} {'available' if found else 'missing':<10} {where}")
     print("\n`nerve train` uses mnist, fashion-mnist and embedded-mnist (--dataset); "
           "see nerve.data.datasets for the loaders.")
     return 0

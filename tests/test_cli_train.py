@@ -138,3 +138,32 @@ def test_embedded_dataset_by_name_and_datasets_listing(tmp_path):
     assert "embedded-mnist" in result.stdout and "mnist_subset.npz" in result.stdout
     assert f"{tmp_path}  ($NERVE_DATA)" in result.stdout
     assert "fashion-mnist" in result.stdout
+
+
+@pytest.mark.parametrize("optimizer, schedule, first_lrs", [
+    ("sgd", "none", [0.1, 0.1, 0.1]),
+    ("sgd", "step", [0.1, 0.01, 0.001]),        # x0.1 every third of the run
+    ("adam", "exponential", [0.1, 0.08, 0.064]),
+    ("nesterov", "cosine", [0.1, 0.075, 0.025]),  # per step, 2 steps an epoch, T = 6
+    ("rmsprop", "onecycle", None),
+    ("adamw", "plateau", [0.1, 0.1, None]),
+])
+def test_every_optimizer_and_schedule_name_trains(tmp_path, monkeypatch, capsys, optimizer,
+                                                   schedule, first_lrs):
+    from nerve import cli
+
+    monkeypatch.setenv("NERVE_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("NERVE_OFFLINE", "1")
+    out = tmp_path / "run"
+    status = cli.main(["train", "mlp", "--dataset", "embedded-mnist", "--epochs", "3",
+                       "--limit-train", "128", "--batch-size", "64", "--lr", "0.1",
+                       "--optimizer", optimizer, "--schedule", schedule, "--quiet",
+                       "--no-plots", "--out", str(out)])
+    assert status == 0, capsys.readouterr()
+    history = json.loads((out / "metrics.json").read_text())["history"]
+    lrs = [row["lr"] for row in history]
+    if first_lrs is not None:
+        for got, want in zip(lrs, first_lrs):
+            if want is not None:
+                assert got == pytest.approx(want)
+    assert all(numpy.isfinite(row["loss"]) for row in history)

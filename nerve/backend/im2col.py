@@ -88,17 +88,18 @@ def im2col(x, win: Window):
 
 # Large batches are processed in chunks of samples whose im2col columns take about
 # CHUNK_BYTES: the columns (kh * kw times the input's size) are then written and read back
-# while they sit in the cache, instead of going to memory and back (NumPy only; a GPU gains
-# nothing from it).
-CHUNK_BYTES = 2 * 2 ** 20
+# while they sit in the cache, instead of going to memory and back. Columns under twice that
+# size stay one chunk (one matrix product, and Conv2dFn can keep them for backward). NumPy
+# only: a GPU gains nothing from it.
+CHUNK_BYTES = 4 * 2 ** 20
 
 
 def _chunks(x, per_sample_bytes):
     """Slices of the batch axis, each holding about CHUNK_BYTES of columns."""
     n = x.shape[0]
-    if get_array_module(x) is not numpy:
-        return [slice(0, n)]
-    step = max(1, CHUNK_BYTES // max(per_sample_bytes, 1))
+    count = 1 if get_array_module(x) is not numpy else max(
+        1, min(n, n * per_sample_bytes // max(CHUNK_BYTES, 1)))
+    step = -(-n // count)
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
@@ -174,6 +175,9 @@ def conv2d_input(g, w, x_shape, win: Window):
     """Gradient of ``conv2d`` with respect to its input (= transposed convolution of ``g``)."""
     if _depthwise(w.shape, win):
         return _depthwise_input(g, w, x_shape, win)
+    if (win.stride == (1, 1) and w.shape[0] <= x_shape[1]
+            and tuple(win.out_hw(*x_shape[2:])) == tuple(g.shape[2:])):
+        return _conv2d_input_stride1(g, w, win)
     xp = get_array_module(g)
     grp = win.groups
     o, cg, kh, kw = w.shape
@@ -185,6 +189,20 @@ def conv2d_input(g, w, x_shape, win: Window):
         n = part.stop - part.start
         gx[part] = col2im(cols, (n,) + tuple(x_shape[1:]), win, g.shape[2:])
     return gx
+
+
+def _conv2d_input_stride1(g, w, win: Window):
+    """With stride 1 the transposed convolution is a plain one: ``g`` correlated with the
+    kernel flipped in both axes, input and output channels swapped within each group, padded so
+    that the result has the input's size. Where g has no more channels than the input, im2col's
+    copy of g is cheaper than col2im's strided adds."""
+    grp = win.groups
+    o, cg, kh, kw = w.shape
+    wt = w.reshape(grp, o // grp, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    (dh, dw), (pt, pb, pl, pr) = win.dilation, win.pads
+    eh, ew = dh * (kh - 1), dw * (kw - 1)  # extent of the dilated kernel, less one
+    flipped = Window(win.kernel, (1, 1), (eh - pt, eh - pb, ew - pl, ew - pr), win.dilation, grp)
+    return conv2d(g, wt.reshape(grp * cg, o // grp, kh, kw), None, flipped)[0]
 
 
 def conv2d_weight(x, g, w_shape, win: Window, cols=None):
@@ -294,16 +312,22 @@ def max_pool2d(x, win: Window):
         xp.maximum(best, v, out=best)
     row0 = xp.arange(out_hw[0]) * sh - win.pads[0]  # top-left corner of each window
     col0 = xp.arange(out_hw[1]) * sw - win.pads[2]
+    # arg = the first offset holding the maximum: offsets backwards, arg = k where it holds it,
+    # written as arg += hit * (k - arg) (uint8 wraps around exactly): masked assignment
+    # (copyto with where=) is many times slower than this plain arithmetic
     arg = xp.zeros(best.shape, dtype=xp.uint8 if kh * kw <= 256 else xp.int32)
-    padded = any(win.pads)
     hit = xp.empty(best.shape, dtype=bool)
-    for k in range(kh * kw - 1, -1, -1):  # backwards, so the first maximum is written last
+    step = xp.empty_like(arg)
+    padded = any(win.pads)
+    for k in range(kh * kw - 1, -1, -1):
         xp.equal(views[k], best, out=hit)
-        if padded:
+        if padded:  # padding never wins
             i, j = divmod(k, kw)
             r, q = row0 + i * dh, col0 + j * dw
             hit &= ((r >= 0) & (r < h))[:, None] & ((q >= 0) & (q < w))[None, :]
-        xp.copyto(arg, k, where=hit)
+        xp.subtract(k, arg, out=step)
+        step *= hit
+        arg += step
     if x.dtype.kind in "fc" and xp.isnan(best).any():  # max propagated a NaN
         for k in range(kh * kw):
             xp.copyto(arg, k, where=xp.isnan(views[k]))

@@ -1,8 +1,16 @@
 """Training: the ``fit`` loop, callbacks, metrics, checkpoints, progress display and plots.
 
->>> from nerve.train import fit, evaluate, EarlyStopping, ModelCheckpoint   # doctest: +SKIP
->>> history = fit(model, train_set, nn.CrossEntropyLoss(), optimizer, epochs=10,
-...               val_data=val_set, callbacks=[EarlyStopping("val_loss", patience=3)])
+>>> import nerve, nerve.nn as nn, nerve.optim as optim
+>>> from nerve.data.datasets import two_moons
+>>> from nerve.train import EarlyStopping, evaluate, fit
+>>> nerve.manual_seed(0)
+>>> model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+>>> history = fit(model, two_moons(200, seed=0), nn.CrossEntropyLoss(),
+...               optim.Adam(model.parameters(), lr=0.05), epochs=30,
+...               val_data=two_moons(100, seed=1), progress=False,
+...               callbacks=[EarlyStopping("val_loss", patience=5)])
+>>> evaluate(model, two_moons(100, seed=2))["accuracy"] > 0.95
+True
 """
 from . import metrics, plots
 from .callbacks import (

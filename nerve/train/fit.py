@@ -158,8 +158,10 @@ def _split(batch, who: str):
         return (batch["input"],), batch["target"]
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
         return tuple(batch[:-1]), batch[-1]
-    raise ValueError(f"{who}: expected batches of (inputs, targets), got "
-                     f"{type(batch).__name__}{'' if not isinstance(batch, (tuple, list)) else f' of length {len(batch)}'}")  # noqa: E501
+    got = type(batch).__name__
+    if isinstance(batch, (tuple, list)):
+        got += f" of length {len(batch)}"
+    raise ValueError(f"{who}: expected batches of (inputs, targets), got {got}")
 
 
 def _inputs_only(batch):

@@ -12,6 +12,7 @@ import nerve
 import nerve.nn as nn
 import nerve.nn.functional as F
 from nerve.autograd import gradcheck, gradgradcheck
+from nerve.backend import im2col
 from nerve.ops import conv as conv_ops
 
 
@@ -100,6 +101,7 @@ def test_conv2d_shapes_and_values_match_loop_reference(x_shape, w_shape, kwargs,
     dict(stride=2, padding=1, dilation=1, groups=1),
     dict(stride=(1, 2), padding=(2, 0), dilation=(2, 1), groups=2),
     dict(padding="same", dilation=(1, 2)),
+    dict(padding=2, groups=2),  # padding wider than the kernel: the input gradient crops
     dict(groups=4, stride=(2, 1), padding=1, dilation=(1, 2)),  # depthwise, multiplier 2
 ])
 def test_conv2d_gradcheck_first_and_second_order(kwargs):
@@ -191,6 +193,25 @@ def test_conv_gradients_only_where_needed_and_with_cols_rebuilt(monkeypatch):
     expected = np.array([[[xpad[:, c, i:i + 6, j:j + 6].sum() for j in range(3)]
                           for i in range(3)] for c in range(3)])
     np.testing.assert_allclose(cached, np.broadcast_to(expected, (4, 3, 3, 3)), atol=1e-12)
+
+
+@pytest.mark.parametrize("fn, x_shape, w_shape, kwargs, expected",
+                         [(F.conv2d,) + c for c in CONV_CASES if c[0][0] > 1]
+                         + [(F.conv_transpose2d,) + c for c in TRANSPOSE_CASES if c[0][0] > 1])
+def test_conv_in_batch_chunks_matches_one_chunk(monkeypatch, fn, x_shape, w_shape, kwargs,
+                                                expected):
+    """Large batches run in chunks of samples (cache blocking): one sample per chunk must give
+    the same output and gradients as the whole batch at once."""
+    def run():
+        x, w = f64(*x_shape), f64(*w_shape, seed=1)
+        out = fn(x, w, **kwargs)
+        (out * f64(*expected, seed=3, requires_grad=False)).sum().backward()
+        return out.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+    whole = run()
+    monkeypatch.setattr(im2col, "CHUNK_BYTES", 1)
+    for got, want in zip(run(), whole):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
 def test_conv_backward_twice_with_retain_graph():
