@@ -11,6 +11,7 @@ own child process over alternating rounds and reports medians. See bench/README.
 """
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 import time
@@ -171,7 +172,8 @@ def selected(text):
     names = text.split(",")
     unknown = [n for n in names if n not in CASES]
     if unknown:
-        raise ValueError(f"unknown case(s) {unknown}; choose from {','.join(CASES)}")
+        raise argparse.ArgumentTypeError(f"unknown case(s) {unknown}; choose from "
+                                         f"{','.join(CASES)}")
     return text
 
 

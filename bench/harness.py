@@ -36,7 +36,7 @@ class Row(NamedTuple):
     label: str
     unit: str
     scale: float
-    target: float
+    target: float | None
 
 
 class Column(NamedTuple):

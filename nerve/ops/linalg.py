@@ -12,6 +12,8 @@ class Matmul(Function):
 
     def backward(self, F, g):
         a, b = self.saved
+        if 0 in getattr(g, "strides", ()):  # e.g. sum()'s broadcast seed: BLAS needs real
+            g = self.xp.ascontiguousarray(g)  # strides, else NumPy may take its slow loops
         if a.ndim == 1 and b.ndim == 1:
             return g * b, g * a
         if a.ndim == 1:  # (n) @ (..., n, m) -> (..., m)

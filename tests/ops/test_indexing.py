@@ -161,6 +161,15 @@ def test_index_add(dim, dtype):
     check_grads(lambda x, s: x.index_add(dim, index, s), [a, src])
 
 
+def test_index_add_middle_dim_of_3d_with_repeats():
+    """The scatter runs on flat positions: leading and trailing dims both > 1 here."""
+    index = np.array([2, 0, 2, 2])
+    a, src = sample((2, 3, 4)), sample((2, 4, 4), seed=1)
+    out = nerve.index_add(nerve.tensor(a), 1, nerve.tensor(index), nerve.tensor(src))
+    assert_close(out.numpy(), _np_index_add(a, 1, index, src))
+    check_grads(lambda x: x.index_select(1, index), [a])
+
+
 # ---- one_hot, masked_fill -----------------------------------------------------------------------
 @pytest.mark.parametrize("labels, num_classes", [([2, 0, 1, 2], -1), ([[1], [3]], 5), ([], 3)])
 def test_one_hot(labels, num_classes):
