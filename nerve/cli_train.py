@@ -30,13 +30,39 @@ def _count(n: int) -> str:
 
 
 # ---- nerve train ------------------------------------------------------------------------------
+def _all_datasets() -> list:
+    from .tasks import TASKS
+
+    names = []
+    for cls in TASKS.values():
+        names += [n for n in cls().datasets if n not in names]
+    return names
+
+
+def _config_items(items) -> dict:
+    """``--config KEY=VALUE`` pairs; values are Python literals (``2``, ``(64, 64)``,
+    ``'gru'``) or else plain strings (``gru``)."""
+    import ast
+
+    config = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--config expects KEY=VALUE, got {item!r}")
+        try:
+            config[key.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            config[key.strip()] = value
+    return config
+
+
 def setup_train(p: argparse.ArgumentParser) -> None:
     from .models import list_models
-    from .train.recipes import IMAGE_DATASETS, OPTIMIZERS, SCHEDULES
+    from .train.recipes import OPTIMIZERS, SCHEDULES
 
     p.epilog = _EPILOG
     p.add_argument("model", help=f"a registered model: {', '.join(list_models())}")
-    p.add_argument("--dataset", choices=list(IMAGE_DATASETS),
+    p.add_argument("--dataset", choices=_all_datasets(),
                    help="default: the model's (mnist for mlp and lenet)")
     p.add_argument("--epochs", type=int, help="default: the model's (10)")
     p.add_argument("--batch-size", type=int, help="default: the model's (128)")
@@ -46,13 +72,16 @@ def setup_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, help="L2 penalty (default: the model's)")
     p.add_argument("--schedule", choices=list(SCHEDULES), help="learning-rate schedule "
                    "(default: the model's)")
+    p.add_argument("--config", action="append", metavar="KEY=VALUE",
+                   help="set a model config entry, e.g. --config hidden=256 (repeatable; "
+                        "see `nerve models`)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--data-dir", help="folder holding the dataset files")
     p.add_argument("--out", help="output folder (default runs/MODEL-DATASET)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint (last.nrv)")
     p.add_argument("--limit-train", type=int, metavar="N", help="train on the first N "
-                   "training images only (quick runs)")
+                   "training samples only (quick runs)")
     p.add_argument("--val-split", type=float, default=0.1, help="fraction of the training set "
                    "held out for validation, which picks best.nrv (default 0.1; 0 for none)")
     p.add_argument("--offline", action="store_true", help="never download")
@@ -60,16 +89,22 @@ def setup_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress, only the result")
 
 
-def _settings(args, spec, resumed_meta):
-    keys = ("dataset", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
-            "schedule")
+_SETTINGS = ("dataset", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay",
+             "schedule")
+
+
+def _settings(args, spec, task, resumed_meta):
     settings = {"dataset": "mnist", "optimizer": "sgd", "lr": 0.01, "momentum": 0.0,
                 "weight_decay": 0.0, "batch_size": 64, "epochs": 10, "schedule": "none",
                 **spec.train_defaults, **(resumed_meta.get("train") or {})}
-    for key in keys:
-        value = getattr(args, key)
+    settings.pop("task", None)
+    for key in _SETTINGS:
+        value = getattr(args, key, None)
         if value is not None:
             settings[key] = value
+    if settings["dataset"] not in task.datasets:
+        raise ValueError(f"{args.model} is a {task.name} model: --dataset must be one of "
+                         f"{', '.join(task.datasets)}, got {settings['dataset']!r}")
     for key in ("epochs", "batch_size"):
         if settings[key] < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be at least 1, got "
@@ -81,18 +116,6 @@ def _settings(args, spec, resumed_meta):
     if args.limit_train is not None and args.limit_train < 1:
         raise ValueError(f"--limit-train must be at least 1, got {args.limit_train}")
     return settings
-
-
-def _split(data, args):
-    from .data import Subset, random_split
-
-    train, val = data.train, None
-    if args.val_split > 0:
-        k = max(1, int(round(len(train) * args.val_split)))
-        train, val = random_split(train, [len(train) - k, k], seed=args.seed)
-    if args.limit_train is not None and args.limit_train < len(train):
-        train = Subset(train, range(args.limit_train))
-    return train, val
 
 
 def _resumed_meta(args) -> dict:
@@ -107,85 +130,83 @@ def _resumed_meta(args) -> dict:
     return meta
 
 
+def _model_config(spec, data, meta_in, args) -> dict:
+    """The data's config entries the model declares, then the resumed run's, then --config."""
+    config = {k: v for k, v in data.config.items() if k in spec.default_config}
+    config.update(meta_in.get("config") or {})
+    given = _config_items(getattr(args, "config", None))
+    if meta_in and given:
+        raise ValueError("--config cannot change a resumed run's model; drop --config or "
+                         "--resume")
+    config.update(given)
+    return config
+
+
 @command("train", help="train a model (mlp, lenet, ...) and evaluate it on the test split",
          setup=setup_train)
 def run_train(args) -> int:
     import nerve
 
-    from . import nn
-    from .data import DataLoader
     from .models import get_model, model_spec
-    from .train import CSVLogger, JSONLogger, ModelCheckpoint, fit
-    from .train.recipes import load_image_data, make_optimizer, make_scheduler
+    from .tasks import Run, task_of
+    from .train import CSVLogger, JSONLogger, ModelCheckpoint
 
     started = time.perf_counter()
     spec = model_spec(args.model)
+    task = task_of(spec)
     meta_in = _resumed_meta(args)
-    s = _settings(args, spec, meta_in)
+    s = _settings(args, spec, task, meta_in)
     device = nerve.device(args.device)
     nerve.manual_seed(args.seed)
-    data = load_image_data(s["dataset"], args.data_dir, download=not args.offline)
-    if data.fallback_reason:
-        print(f"note: {data.fallback_reason.rstrip('.')}.\n"
-              f"note: training on the EMBEDDED MNIST SUBSET shipped with nerve instead "
-              f"({_count(len(data.train))} training / {_count(len(data.test))} test images, "
-              f"10% of MNIST); expect a lower accuracy than on full MNIST.", flush=True)
-    train_set, val_set = _split(data, args)
-    out = Path(args.out or f"runs/{args.model}-{data.name}")
-    config = dict(meta_in.get("config") or {})
-    model = get_model(args.model, **config).to(device)
-    loader = DataLoader(train_set, batch_size=s["batch_size"], shuffle=True, seed=args.seed)
-    opt = make_optimizer(s["optimizer"], model.parameters(), s["lr"], s["momentum"],
-                         s["weight_decay"])
-    sched, interval = make_scheduler(s["schedule"], opt, s["epochs"], len(loader))
-    meta = {"model": args.model, "config": model.config, "dataset": data.name,
-            "classes": data.classes, "input_shape": list(data.input_shape),
-            "mean": list(data.mean), "std": list(data.std), "train": s,
-            "nerve_version": nerve.__version__}
-    monitor = "val_accuracy" if val_set is not None else "loss"
-    json_log = JSONLogger(out / "metrics.json", monitor=monitor)
-    checkpoints = ModelCheckpoint(out, monitor=monitor, meta=meta)
-    callbacks = [checkpoints, CSVLogger(out / "history.csv"), json_log]
-    _say(args, f"nerve train {args.model}: {data.name} from {data.source}",
-         f"  {_count(len(train_set))} training images"
-         + (f", {_count(len(val_set))} for validation" if val_set is not None else "")
-         + f", {_count(len(data.test))} test; {s['epochs']} epochs, batch {s['batch_size']}, "
-         f"{s['optimizer']} lr {s['lr']}"
-         + (f" momentum {s['momentum']}" if s["optimizer"] in ("sgd", "rmsprop") else "")
-         + f", {s['schedule']} schedule, seed {args.seed}, {device}")
-    history = fit(model, loader, nn.CrossEntropyLoss(), opt, s["epochs"],
-                  val_data=val_set, scheduler=sched, scheduler_interval=interval,
-                  callbacks=callbacks, device=device, progress=not args.quiet,
-                  batch_size=512, resume=args.resume, meta=meta)
-    test = _test_report(model, data, device)
-    results = {"test": test["summary"]}
-    best = _best_report(checkpoints, len(history), data, device)
+    run = Run(args, s, device, Path("."), args.seed)
+    data = task.load(run, meta_in or None)
+    for note in data.notes:
+        print(note, flush=True)
+    data.train, data.val = run.split(data.train, data.val)
+    run.out = Path(args.out or f"runs/{args.model}-{data.name}")
+    model = get_model(args.model, **_model_config(spec, data, meta_in, args)).to(device)
+    meta = {"model": args.model, "config": model.config, "dataset": data.name, **data.meta,
+            "train": s, "nerve_version": nerve.__version__}
+    monitor = task.monitor if data.val is not None else "loss"
+    json_log = JSONLogger(run.out / "metrics.json", monitor=monitor)
+    checkpoints = ModelCheckpoint(run.out, monitor=monitor, meta=meta)
+    callbacks = [checkpoints, CSVLogger(run.out / "history.csv"), json_log]
+    run.say(f"nerve train {args.model}: {data.name} from {data.source}",
+            f"  {_count(len(data.train))} training {task.unit}"
+            + (f", {_count(len(data.val))} for validation" if data.val is not None else "")
+            + f", {_count(len(data.test))} test; {s['epochs']} epochs, batch {s['batch_size']}, "
+            f"{s['optimizer']} lr {s['lr']}"
+            + (f" momentum {s['momentum']}" if s["optimizer"] in ("sgd", "rmsprop") else "")
+            + f", {s['schedule']} schedule, seed {args.seed}, {device}")
+    history = task.train(run, model, data, callbacks, meta)
+    test = task.test(run, model, data)
+    results = {"test": test}
+    best = _best_report(task, run, checkpoints, len(history), data)
     if best is not None:
         results["test_best_checkpoint"] = best
     wall = time.perf_counter() - started
     json_log.extra = {**results, "model": args.model, "config": model.config,
                       "dataset": data.name, "settings": s, "seed": args.seed,
-                      "device": str(device), "train_samples": len(train_set),
-                      "val_samples": len(val_set) if val_set is not None else 0,
+                      "device": str(device), "train_samples": len(data.train),
+                      "val_samples": len(data.val) if data.val is not None else 0,
                       "test_samples": len(data.test), "epochs_done": len(history),
                       "train_time_s": sum(history["time"]), "wall_time_s": wall,
-                      "command": "nerve " + shlex.join(getattr(args, "argv", [])),
+                      "command": "nerve " + shlex.join(getattr(args, "argv", None) or []),
                       "nerve_version": nerve.__version__}
     json_log.write()
     written = ["last.nrv", "best.nrv", "history.csv", "metrics.json"]
     if not args.no_plots:
-        written += _train_plots(args, out, history, model, data, test)
+        written += _train_plots(task, run, model, data, history, test)
     wall = time.perf_counter() - started
     best_line = "" if best is None else (f" (best.nrv, epoch {best['epoch']}: "
-                                         f"{100 * best['accuracy']:.2f}%)")
-    print(f"test accuracy {100 * test['summary']['accuracy']:.2f}% (loss "
-          f"{test['summary']['loss']:.4f}) on {_count(len(data.test))} {data.name} test images "
+                                         f"{task.summary(best)})")
+    print(f"{task.summary(test)} on {_count(len(data.test))} {data.name} test {task.unit} "
           f"after {len(history)} epochs{best_line}; {wall:.1f}s in all")
-    print(f"wrote {out}/: {', '.join(w for w in written if (out / w).is_file())}")
+    print(f"wrote {run.out}/: {', '.join(w for w in written if (run.out / w).is_file())}")
     return 0
 
 
-def _best_report(checkpoints, epochs_done: int, data, device):
+def _best_report(task, run, checkpoints, epochs_done: int, data):
     """The test results of best.nrv when it is not the final model (else None)."""
     best_epoch = checkpoints.tracker.best_epoch
     if not checkpoints.best_path.is_file() or best_epoch is None or best_epoch + 1 == epochs_done:
@@ -193,60 +214,25 @@ def _best_report(checkpoints, epochs_done: int, data, device):
     from .models import from_checkpoint
 
     model, _ = from_checkpoint(checkpoints.best_path)
-    return {"epoch": best_epoch + 1,
-            **_test_report(model.to(device), data, device)["summary"]}
+    return {"epoch": best_epoch + 1, **task.test(run, model.to(run.device), data)}
 
 
-def _test_report(model, data, device) -> dict:
-    """Outputs, loss, accuracy and confusion matrix on the test split, in one pass."""
-    import nerve
-
-    from .train import predict
-    from .train.metrics import accuracy, confusion_matrix, precision_recall
-
-    logits = predict(model, data.test, batch_size=1000, device=device).to("cpu")
-    loss = nerve.nn.functional.cross_entropy(logits, nerve.Tensor(data.test.targets)).item()
-    cm = confusion_matrix(logits, data.test.targets, num_classes=len(data.classes))
-    precision, recall = precision_recall(cm)
-    summary = {"loss": loss, "accuracy": accuracy(logits, data.test.targets),
-               "per_class": {str(c): {"precision": float(p), "recall": float(r)}
-                             for c, p, r in zip(data.classes, precision, recall)}}
-    return {"summary": summary, "logits": logits, "confusion_matrix": cm}
-
-
-def _train_plots(args, out, history, model, data, test) -> list:
+def _train_plots(task, run, model, data, history, test) -> list:
     from .train import plots
 
     try:
         plots.require_matplotlib()
     except ImportError as exc:
-        _say(args, f"note: no plots: {exc}")
+        run.say(f"note: no plots: {exc}")
         return []
-    plots.plot_history(history, out / "curves.png")
-    plots.plot_weights(plots.first_layer_weight(model), out / "weights.png",
-                       title=f"{args.model}: first-layer weights")
-    plots.plot_confusion_matrix(test["confusion_matrix"], data.classes, out / "confusion.png")
-    logits = test["logits"].numpy()
-    probs = _softmax(logits)
-    n = 32
-    plots.plot_predictions(data.test.data[:n], data.test.targets[:n], probs[:n].argmax(1),
-                           data.classes, out / "predictions.png", probs[:n].max(1))
-    return ["curves.png", "weights.png", "confusion.png", "predictions.png"]
-
-
-def _softmax(logits: numpy.ndarray) -> numpy.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = numpy.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    return task.plots(run, model, data, history, test)
 
 
 # ---- nerve evaluate ---------------------------------------------------------------------------
 def setup_evaluate(p: argparse.ArgumentParser) -> None:
-    from .train.recipes import IMAGE_DATASETS
-
     p.epilog = _EPILOG
     p.add_argument("checkpoint", help="a checkpoint written by nerve train (best.nrv, last.nrv)")
-    p.add_argument("--dataset", choices=list(IMAGE_DATASETS),
+    p.add_argument("--dataset", choices=_all_datasets(),
                    help="default: the one the checkpoint was trained on")
     p.add_argument("--data-dir", help="folder holding the dataset files")
     p.add_argument("--device", default="cpu")
@@ -265,22 +251,26 @@ def _load_model(path, device):
 def run_evaluate(args) -> int:
     import nerve
 
-    from .train.recipes import load_image_data
+    from .models import model_spec
+    from .tasks import Run, task_of
 
     device = nerve.device(args.device)
     model, meta = _load_model(args.checkpoint, device)
-    name = args.dataset or meta.get("dataset", "mnist")
-    data = load_image_data(name, args.data_dir, download=not args.offline)
-    if data.fallback_reason:
-        print(f"note: {data.fallback_reason.rstrip('.')}.\nnote: evaluating on the embedded "
-              f"MNIST subset instead", flush=True)
-    report = _test_report(model, data, device)["summary"]
+    task = task_of(model_spec(meta["model"]))
+    settings = {**(meta.get("train") or {}),
+                "dataset": args.dataset or meta.get("dataset", "mnist")}
+    if settings["dataset"] not in task.datasets:
+        raise ValueError(f"{meta['model']} is a {task.name} model: --dataset must be one of "
+                         f"{', '.join(task.datasets)}, got {settings['dataset']!r}")
+    run = Run(args, settings, device, Path("."))
+    data = task.load(run, meta)
+    for note in data.notes:
+        print(note.replace("using the", "evaluating on the"), flush=True)
+    results = task.test(run, model, data)
     print(f"{meta.get('model', '?')} from {args.checkpoint} on {data.name} test "
-          f"({_count(len(data.test))} images): accuracy {100 * report['accuracy']:.2f}%, "
-          f"loss {report['loss']:.4f}")
-    print(f"{'class':>12}  precision  recall")
-    for cls, pr in report["per_class"].items():
-        print(f"{cls:>12}  {pr['precision']:9.4f}  {pr['recall']:6.4f}")
+          f"({_count(len(data.test))} {task.unit}): {task.summary(results)}")
+    for line in task.details(results):
+        print(line)
     return 0
 
 
@@ -344,6 +334,7 @@ def load_image(path, shape) -> numpy.ndarray:
 def run_predict(args) -> int:
     import nerve
 
+    from .tasks.classify import softmax
     from .train import predict
 
     device = nerve.device(args.device)
@@ -355,7 +346,7 @@ def run_predict(args) -> int:
         images = 1.0 - images
     mean = numpy.asarray(meta.get("mean", [0.0]), numpy.float32).reshape(-1, 1, 1)
     std = numpy.asarray(meta.get("std", [1.0]), numpy.float32).reshape(-1, 1, 1)
-    probs = _softmax(predict(model, (images - mean) / std, device=device).numpy())
+    probs = softmax(predict(model, (images - mean) / std, device=device).numpy())
     k = max(1, min(args.top, probs.shape[1]))
     for path, p in zip(args.images, probs):
         best = numpy.argsort(-p, kind="stable")[:k]
@@ -435,4 +426,47 @@ def run_datasets(args) -> int:
         print(f"{name:<16} {'available' if found else 'missing':<10} {where}")
     print("\n`nerve train` uses mnist, fashion-mnist and embedded-mnist (--dataset); "
           "see nerve.data.datasets for the loaders.")
+    return 0
+
+
+# ---- nerve sample / nerve models -------------------------------------------------------------
+def setup_sample(p: argparse.ArgumentParser) -> None:
+    from .tasks import TASKS
+
+    p.add_argument("checkpoint", help="a checkpoint of a generative model (char_rnn, vae, gan, "
+                   "...) written by nerve train")
+    p.add_argument("--n", type=int, default=None, help="how many samples (or characters)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", help="where to write images or text (default: beside the "
+                   "checkpoint)")
+    p.add_argument("--device", default="cpu")
+    for cls in TASKS.values():
+        cls().add_sample_arguments(p)
+
+
+@command("sample", help="draw samples from a trained generative model", setup=setup_sample)
+def run_sample(args) -> int:
+    import nerve
+
+    from .models import model_spec
+    from .tasks import task_of
+
+    device = nerve.device(args.device)
+    model, meta = _load_model(args.checkpoint, device)
+    nerve.manual_seed(args.seed)
+    model.eval()
+    return task_of(model_spec(meta["model"])).sample(model, meta, args)
+
+
+@command("models", help="list the registered models, their tasks and default settings")
+def run_models(args) -> int:
+    from .models import list_models, model_spec
+
+    for name in list_models():
+        spec = model_spec(name)
+        d = spec.train_defaults
+        doc = (spec.__doc__ or "").strip().splitlines()
+        print(f"{name:<16} {d.get('task', 'classify'):<10} {d.get('dataset', '?'):<16} "
+              f"{doc[0] if doc else ''}")
+        print(f"{'':<16} config: {spec.default_config}")
     return 0

@@ -187,7 +187,7 @@ class Trainer:
     def __init__(self, model, loss, optimizer=None, *, scheduler=None,
                  scheduler_interval: str = "epoch", scheduler_monitor: str = "val_loss",
                  metrics=("accuracy",), callbacks=(), clip_grad_norm: float | None = None,
-                 device=None, progress=True, meta: dict | None = None):
+                 device=None, progress=True, meta: dict | None = None, train_step=None):
         if not isinstance(model, nn.Module):
             raise TypeError(f"Trainer: model must be a nerve.nn.Module, got "
                             f"{type(model).__name__}")
@@ -203,6 +203,10 @@ class Trainer:
         if self.device is not None:
             model.to(self.device)
         self.meta = dict(meta or {})
+        if train_step is not None and not callable(train_step):
+            raise TypeError(f"Trainer: train_step must be a callable (trainer, batch) -> dict, "
+                            f"got {type(train_step).__name__}")
+        self.train_step = train_step
         extra = []
         if scheduler is not None:
             extra.append(LRSchedulerCallback(scheduler, scheduler_interval, scheduler_monitor))
@@ -235,8 +239,8 @@ class Trainer:
         pairs are batched with ``batch_size``, training data shuffled with ``seed``).
         ``resume``: a checkpoint path to continue from.
         """
-        if self.optimizer is None or self.loss_fn is None:
-            raise ValueError("Trainer.fit needs an optimizer and a loss")
+        if self.optimizer is None or (self.loss_fn is None and self.train_step is None):
+            raise ValueError("Trainer.fit needs an optimizer and a loss (or a train_step)")
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
         self.train_loader = as_loader(train_data, batch_size, shuffle, seed, "fit")
@@ -269,12 +273,17 @@ class Trainer:
         self.callbacks.call("on_epoch_begin", epoch, {})
         model.train()
         mean_loss = MeanLoss()
-        metrics = [get_metric(m) for m in self.metric_specs]
+        # a custom train_step logs its own numbers; the metrics need outputs it does not return
+        metrics = [] if self.train_step else [get_metric(m) for m in self.metric_specs]
         dev = self.device or _model_device(model)
         start = time.perf_counter()
         seen = 0
+        extras: dict = {}  # name -> MeanLoss, for the other numbers a train_step logs
         for step, batch in enumerate(self.train_loader):
             self.callbacks.call("on_batch_begin", step, {})
+            if self.train_step is not None:
+                seen += self._custom_step(step, _move(batch, dev), mean_loss, extras)
+                continue
             inputs, target = _split(_move(batch, dev), "fit")
             output = model(*inputs)
             loss = self.loss_fn(output, target)
@@ -294,11 +303,30 @@ class Trainer:
                           **{m.name: m.compute() for m in metrics}, "size": n}
             self.callbacks.call("on_batch_end", step, batch_logs)
         elapsed = time.perf_counter() - start
-        logs = {"loss": mean_loss.compute(), **{m.name: m.compute() for m in metrics}}
+        logs = {"loss": mean_loss.compute(), **{m.name: m.compute() for m in metrics},
+                **{k: m.compute() for k, m in extras.items()}}
         timing = {"lr": lr} if lr is not None else {}
         timing["time"] = elapsed
         timing["samples_per_s"] = seen / elapsed if elapsed > 0 else float("nan")
         return logs, timing
+
+    def _custom_step(self, step: int, batch, mean_loss, extras: dict) -> int:
+        """One step by ``train_step(trainer, batch)``: it does forward, backward and the update
+        itself and returns its logs, ``loss`` (a float) and ``size`` (the batch's samples)
+        among them; other numbers (e.g. a GAN's two losses) are averaged over the epoch too."""
+        logs = dict(self.train_step(self, batch))
+        if "loss" not in logs or "size" not in logs:
+            raise ValueError(f"train_step must return a dict with 'loss' and 'size', got "
+                             f"{sorted(logs)}")
+        n = int(logs.pop("size"))
+        for key, value in logs.items():  # sample-weighted means, as MeanLoss.update
+            meter = mean_loss if key == "loss" else extras.setdefault(key, MeanLoss())
+            meter.total += float(value) * n
+            meter.count += n
+        self.callbacks.call("on_batch_end", step, {
+            "loss": mean_loss.compute(), **{k: m.compute() for k, m in extras.items()},
+            "size": n})
+        return n
 
     # ---- evaluation -------------------------------------------------------------------------
     def evaluate(self, data, batch_size: int = 256, progress: bool = False) -> dict:
@@ -314,7 +342,7 @@ def fit(model, train_data, loss, optimizer, epochs: int, val_data=None, schedule
         scheduler_interval: str = "epoch", metrics=("accuracy",), callbacks=(),
         clip_grad_norm: float | None = None, device=None, progress=True, batch_size: int = 32,
         shuffle: bool = True, seed: int | None = None, resume=None,
-        meta: dict | None = None) -> History:
+        meta: dict | None = None, train_step=None) -> History:
     """Train ``model`` on ``train_data`` and return its ``History``.
 
     Each epoch: ``model.train()``, then for each batch ``(x, y)``: forward, ``loss(output,
@@ -325,13 +353,15 @@ def fit(model, train_data, loss, optimizer, epochs: int, val_data=None, schedule
     the callbacks. ``device`` moves the model and every batch there. ``progress``: True shows
     a bar on a terminal and one line per epoch otherwise (see ``ProgressBar``). ``resume``: a
     checkpoint (from ``ModelCheckpoint`` or ``Trainer.save_checkpoint``) to continue from.
+    ``train_step``: a callable ``(trainer, batch) -> logs`` that replaces the default step
+    (for models trained otherwise, e.g. a GAN's two updates); see ``Trainer._custom_step``.
     """
     if isinstance(scheduler, ReduceLROnPlateau) and val_data is None:
         raise ValueError("fit: ReduceLROnPlateau is stepped on val_loss, so it needs val_data")
     trainer = Trainer(model, loss, optimizer, scheduler=scheduler,
                       scheduler_interval=scheduler_interval, metrics=metrics,
                       callbacks=callbacks, clip_grad_norm=clip_grad_norm, device=device,
-                      progress=progress, meta=meta)
+                      progress=progress, meta=meta, train_step=train_step)
     return trainer.fit(train_data, epochs, val_data, batch_size, shuffle, seed, resume)
 
 
