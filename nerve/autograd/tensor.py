@@ -175,11 +175,10 @@ class Tensor:
         if self._rg and not force:
             raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; "
                                "use tensor.detach().numpy()")
-        data = self.data
-        return data if isinstance(data, numpy.ndarray) else data.get()
+        return _host(self.data)
 
     def __array__(self, dtype=None, copy=None):
-        arr = self.data if isinstance(self.data, numpy.ndarray) else self.data.get()
+        arr = _host(self.data)
         return arr if dtype is None else arr.astype(dtype)
 
     def __len__(self):
@@ -232,6 +231,16 @@ class Tensor:
                 "a tensor that is part of a graph"
             raise RuntimeError(f"{op}: in-place operation on {kind}; wrap it in "
                                "`with nerve.no_grad():` or use the out-of-place form")
+
+
+def _host(data):
+    """A CPU NumPy array of ``data``; gradients handed to hooks can be NumPy scalars (0-d
+    arithmetic returns them), which have no ``.get()``."""
+    if isinstance(data, numpy.ndarray):
+        return data
+    if isinstance(data, numpy.generic):
+        return numpy.asarray(data)
+    return data.get()
 
 
 class _RetainGrad:

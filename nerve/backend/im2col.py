@@ -6,6 +6,9 @@ differ: ``padding="same"`` with an even kernel, ``ceil_mode`` pooling; a negativ
 ``im2col`` lays the padded input out as ``(groups, C/groups * kh * kw, N * Ho * Wo)`` so that a
 convolution is one matrix product per group over the whole batch (BLAS). ``col2im`` is its
 adjoint: it adds back one strided slice per kernel offset, a loop of ``kh * kw`` array adds.
+With stride 1 and few output channels, ``im2col_wide``/``col2im_wide`` do the same over whole
+padded rows (some garbage columns), so that each offset's copy or add runs over long contiguous
+stretches instead of ``Wo``-long rows.
 """
 from __future__ import annotations
 
@@ -87,6 +90,63 @@ def im2col(x, win: Window):
     return view.reshape(g, -1, n * out_hw[0] * out_hw[1]), out_hw
 
 
+# The wide-row layout (``im2col_wide``) makes the matrix products longer by (Wp - Wo) / Wo, and
+# the copies of im2col and the strided adds of col2im 2-3x faster. It pays where a column costs
+# little in BLAS, that is where there are few output channels per group and short rows. Limits
+# on (O / G) * (Wp - Wo), in units of Wo, from timings on a 2-core AMD EPYC: LeNet's 1->6 conv
+# on 28x28 (24 / 28) gains a little (forward -15%, weight gradient +5%), its 6->16 conv on
+# 10x10 (64 / 10) loses in im2col (its products grow by 40%) and gains 15% in col2im, VGG's 3x3
+# convs with 64 or more channels lose in both. An add of col2im costs about twice a copy of
+# im2col, and its product is done once, im2col's columns twice (forward and weight gradient).
+WIDE_IM2COL, WIDE_COL2IM = 2, 8
+
+
+def _wide_width(win: Window, x_shape, channels, limit):
+    """``Wp`` where the wide-row layout applies to a product with ``channels`` (O) on the far
+    side (stride 1, cheap enough by ``limit``), else None."""
+    if win.stride != (1, 1):
+        return None
+    extra = win.dilation[1] * (win.kernel[1] - 1)  # Wp - Wo
+    wo = x_shape[3] + win.pads[2] + win.pads[3] - extra
+    return wo + extra if channels // win.groups * extra <= limit * wo else None
+
+
+def _pad_with_slack(x, pads, slack):
+    """``pad2d(x, pads)`` in a fresh buffer followed by ``slack`` zeros, which strided views
+    may read past the last plane."""
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    pt, pb, pl, pr = pads
+    size = n * c * (h + pt + pb) * (w + pl + pr)
+    buf = xp.zeros(size + slack, dtype=x.dtype)
+    xpad = buf[:size].reshape(n, c, h + pt + pb, w + pl + pr)
+    src = x[..., max(-pt, 0):h - max(-pb, 0), max(-pl, 0):w - max(-pr, 0)]
+    xpad[..., max(pt, 0):max(pt, 0) + src.shape[-2], max(pl, 0):max(pl, 0) + src.shape[-1]] = src
+    return xpad
+
+
+def im2col_wide(x, win: Window):
+    """Columns ``(G, Cg * kh * kw, N * Ho * Wp)`` of ``x`` for a window of stride 1, with each
+    output row computed over the whole padded width ``Wp`` (a copy). Only the first ``Wo`` of
+    every ``Wp`` columns are windows; the others read across the row's end and are garbage. In
+    exchange, a kernel offset's entries are runs of ``Ho * Wp`` consecutive input values, which
+    copy several times faster than ``Wo``-long rows."""
+    n, c = x.shape[:2]
+    (kh, kw), (dh, dw), g = win.kernel, win.dilation, win.groups
+    ho = win.out_hw(*x.shape[2:])[0]
+    xpad = _pad_with_slack(x, win.pads, dw * (kw - 1))
+    wp = xpad.shape[3]
+    s_n, s_c, s_h, s_w = xpad.strides
+    view = get_array_module(x).lib.stride_tricks.as_strided(
+        xpad, (g, c // g, kh, kw, n, ho * wp), (s_c * (c // g), s_c, dh * s_h, dw * s_w, s_n, s_w))
+    return view.reshape(g, -1, n * ho * wp)
+
+
+def _columns(x, win: Window, wide):
+    """im2col's columns, in the wide-row layout when ``wide`` (the padded width) is given."""
+    return im2col_wide(x, win) if wide else im2col(x, win)[0]
+
+
 def _blas_threads() -> int:
     """Threads NumPy's BLAS uses: its environment variables, else the usable CPUs."""
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -118,16 +178,27 @@ def _chunks(x, per_sample_bytes):
     return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
-def _cols_bytes(x_shape, w_shape, win: Window, itemsize):
-    """Bytes of one sample's im2col columns."""
+def _cols_bytes(x_shape, w_shape, win: Window, itemsize, wide=None):
+    """Bytes of one sample's im2col columns (rows of width ``wide`` if given)."""
     ho, wo = win.out_hw(*x_shape[2:])
-    return x_shape[1] * w_shape[2] * w_shape[3] * ho * wo * itemsize
+    return x_shape[1] * w_shape[2] * w_shape[3] * ho * (wide or wo) * itemsize
 
 
 def _channels_first(y, groups):
     """``(N, C, Ho, Wo)`` -> ``(G, C/G, N * Ho * Wo)`` (a copy, the matrix-product layout)."""
     xp = get_array_module(y)
     return xp.ascontiguousarray(y.transpose(1, 0, 2, 3)).reshape(groups, y.shape[1] // groups, -1)
+
+
+def _channels_first_wide(y, groups, wp):
+    """``(N, C, Ho, Wo)`` -> ``(G, C/G, N * Ho * Wp)``, each row zero-padded to width ``Wp``
+    (the layout of ``im2col_wide``'s columns, with zeros where they hold garbage)."""
+    xp = get_array_module(y)
+    n, c, ho, wo = y.shape
+    out = xp.empty((c, n, ho, wp), dtype=y.dtype)
+    out[..., :wo] = y.transpose(1, 0, 2, 3)
+    out[..., wo:] = 0
+    return out.reshape(groups, c // groups, -1)
 
 
 def _spans(k, pad, stride, dilation, n_out, n_in):
@@ -160,6 +231,30 @@ def col2im(cols, x_shape, win: Window, out_hw):
     return acc.reshape(c, n, h, w).transpose(1, 0, 2, 3)
 
 
+def col2im_wide(cols, x_shape, win: Window, out_hw):
+    """Adjoint of ``im2col_wide`` for columns ``(G, kh, kw, Cg, N, Ho, Wp)`` that are zero
+    where ``im2col_wide``'s are garbage: each offset's block is added to the padded input as
+    runs of ``Ho * Wp`` consecutive values, then the padding is dropped."""
+    xp = get_array_module(cols)
+    n, c, h, w = x_shape
+    (kh, kw), (pt, pb, pl, pr), (dh, dw), grp = win.kernel, win.pads, win.dilation, win.groups
+    hp, wp = h + pt + pb, w + pl + pr
+    run = out_hw[0] * wp
+    cols = cols.reshape((grp, kh, kw, c // grp, n, run))
+    # each plane followed by the slack that the garbage of its last row spills into
+    acc = xp.zeros((grp, c // grp, n, hp * wp + dw * (kw - 1)), dtype=cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            start = i * dh * wp + j * dw
+            acc[..., start:start + run] += cols[:, i, j]
+    acc = acc[..., :hp * wp].reshape(c, n, hp, wp)
+    if min(win.pads) < 0:
+        acc = unpad2d(acc, win.pads)
+    else:  # a view: the caller's copy into the gradient drops the padding
+        acc = acc[..., pt:pt + h, pl:pl + w]
+    return acc.transpose(1, 0, 2, 3)
+
+
 def conv2d(x, w, b, win: Window):
     """Cross-correlation of ``x (N, C, H, W)`` with ``w (O, C/G, kh, kw)`` plus bias ``b``.
 
@@ -176,14 +271,22 @@ def conv2d(x, w, b, win: Window):
     ho, wo = win.out_hw(*x.shape[2:])
     wm = w.reshape(grp, o // grp, -1)
     y = xp.empty((x.shape[0], o, ho, wo), dtype=x.dtype)
-    chunks = _chunks(x, _cols_bytes(x.shape, w.shape, win, x.dtype.itemsize))
+    wide = _wide_width(win, x.shape, o, WIDE_IM2COL)
+    chunks = _chunks(x, _cols_bytes(x.shape, w.shape, win, x.dtype.itemsize, wide))
     for part in chunks:
-        cols, _ = im2col(x[part], win)
-        yc = xp.matmul(wm, cols).reshape(o, -1, ho, wo)
-        if b is not None:
-            yc += b.reshape(o, 1, 1, 1)
-        y[part] = yc.transpose(1, 0, 2, 3)
+        cols = _columns(x[part], win, wide)
+        yc = xp.matmul(wm, cols).reshape(o, -1, ho, wide or wo)[..., :wo].transpose(1, 0, 2, 3)
+        if b is None:
+            y[part] = yc
+        else:  # the bias added on the way into y: one pass
+            xp.add(yc, b.reshape(o, 1, 1), out=y[part])
     return y, (cols if len(chunks) == 1 else None)
+
+
+def _grad_rows(g, groups, wide):
+    """``g`` in the layout of the columns' products: channels first, rows of width ``wide``
+    (zero-padded) if given."""
+    return _channels_first_wide(g, groups, wide) if wide else _channels_first(g, groups)
 
 
 def conv2d_input(g, w, x_shape, win: Window):
@@ -199,10 +302,12 @@ def conv2d_input(g, w, x_shape, win: Window):
     # rows ordered (kernel offset, channel), so that each offset's columns are one block
     wk = w.reshape(grp, o // grp, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(grp, -1, o // grp)
     gx = xp.empty(x_shape, dtype=g.dtype)
-    for part in _chunks(g, _cols_bytes(x_shape, w.shape, win, g.dtype.itemsize)):
-        cols = xp.matmul(wk, _channels_first(g[part], grp))
+    wide = _wide_width(win, x_shape, o, WIDE_COL2IM)
+    fold = col2im_wide if wide else col2im
+    for part in _chunks(g, _cols_bytes(x_shape, w.shape, win, g.dtype.itemsize, wide)):
+        cols = xp.matmul(wk, _grad_rows(g[part], grp, wide))
         n = part.stop - part.start
-        gx[part] = col2im(cols, (n,) + tuple(x_shape[1:]), win, g.shape[2:])
+        gx[part] = fold(cols, (n,) + tuple(x_shape[1:]), win, g.shape[2:])
     return gx
 
 
@@ -225,12 +330,13 @@ def conv2d_weight(x, g, w_shape, win: Window, cols=None):
     if _depthwise(w_shape, win):
         return _depthwise_weight(x, g, w_shape, win)
     xp = get_array_module(g)
+    wide = _wide_width(win, x.shape, w_shape[0], WIDE_IM2COL)  # the layout conv2d chose
     parts = ([slice(0, x.shape[0])] if cols is not None else
-             _chunks(x, _cols_bytes(x.shape, w_shape, win, x.dtype.itemsize)))
+             _chunks(x, _cols_bytes(x.shape, w_shape, win, x.dtype.itemsize, wide)))
     gwt = None  # transposed, (G, Cg * kh * kw, O/G): this product order runs faster in BLAS
     for part in parts:
-        c = cols if cols is not None else im2col(x[part], win)[0]
-        term = xp.matmul(c, _channels_first(g[part], win.groups).transpose(0, 2, 1))
+        c = _columns(x[part], win, wide) if cols is None else cols
+        term = xp.matmul(c, _grad_rows(g[part], win.groups, wide).transpose(0, 2, 1))
         gwt = term if gwt is None else xp.add(gwt, term, out=gwt)
     return xp.ascontiguousarray(gwt.transpose(0, 2, 1)).reshape(w_shape)
 
@@ -349,7 +455,7 @@ def max_pool2d(x, win: Window):
     # flat position = corner of the window + the chosen offset's displacement in the plane
     shift = xp.asarray([i * dh * w + j * dw for i in range(kh) for j in range(kw)],
                        dtype=xp.int64)
-    index = shift[arg]
+    index = xp.take(shift, arg)  # several times faster than shift[arg] with a small array
     index += row0[:, None] * w + col0[None, :]
     return best, index
 

@@ -2,10 +2,26 @@
 ``nerve train NAME`` and ``get_model`` find it.
 
 >>> from nerve.models import get_model, list_models
->>> list_models()[:2]
-['lenet', 'mlp']
+>>> {'lenet', 'mlp'} <= set(list_models())
+True
 """
-from . import lenet, mlp  # noqa: F401  (importing a model file registers it)
+# importing a model file registers it
+from . import (  # noqa: F401
+    char_rnn,
+    densenet_small,
+    gan,
+    lenet,
+    linear,
+    mlp,
+    resnet18,
+    resnet20,
+    segnet,
+    seq2seq,
+    transformer_lm,
+    vae,
+    vgg_small,
+    word2vec,
+)
 from .lenet import LeNet5
 from .mlp import MLP
 from .registry import (

@@ -7,10 +7,13 @@ the recurrent weight gradient is one matmul over all steps after the loop. Gate 
 formulas are PyTorch's, so its weights can be copied in: LSTM gates [i, f, g, o]; GRU gates
 [r, z, n] with n = tanh(W_in x + b_in + r * (W_hn h + b_hn)).
 
-The step code is written against ``F``: arrays in forward and in a first-order backward. Under
-``create_graph`` the backward first reruns the forward on the graph tensors, so the gradient it
-returns is itself differentiable. Sigmoids are computed as 0.5 * tanh(x / 2) + 0.5 (one
-transcendental, no overflow), with the 1/2 folded into the projections once per sequence.
+The step code is written against ``F``: arrays in forward, graph tensors in ``bptt``. A
+first-order backward (plain arrays) runs ``bptt_arrays`` instead: the same arithmetic in the
+same order (bit-identical results), written in place into gradient buffers allocated once per
+sequence rather than a few new arrays per step. Under ``create_graph`` the backward first reruns
+the forward on the graph tensors and runs ``bptt``, so the gradient it returns is itself
+differentiable. Sigmoids are computed as 0.5 * tanh(x / 2) + 0.5 (one transcendental, no
+overflow), with the 1/2 folded into the projections once per sequence.
 """
 from __future__ import annotations
 
@@ -38,6 +41,18 @@ def _prev_states(F, h0, hs, reverse):
     return F.stack(hs[1:] + [h0] if reverse else [h0] + hs[:-1], 0)
 
 
+def _backward_steps(n, reverse):
+    """Steps in backward order, each with the index of the step before it (None: the first)."""
+    for t in reversed(_steps(n, reverse)):
+        tp = t + 1 if reverse else t - 1
+        yield t, None if tp in (-1, n) else tp
+
+
+def _add_grad(xp, dh, g_t):
+    """dh + g_t, in place into the carried dh (a copy of g_t at the first step)."""
+    return g_t.copy() if dh is None else xp.add(dh, g_t, out=dh)
+
+
 def _weight_grad(F, dpre, prev):
     """sum over t of dpre_t^T @ prev_t, as one (G*H, H) matmul over all steps."""
     return F.matmul(F.transpose(dpre.reshape(-1, dpre.shape[-1]), (1, 0)),
@@ -57,8 +72,8 @@ class _Sequence(Function):
     def backward(self, F, g):
         inputs, states = self.saved[:self.n_inputs], self.saved[self.n_inputs:]
         if isinstance(g, Tensor):  # create_graph: states as functions of the graph inputs
-            states = self.run(F, *inputs)
-        return self.bptt(F, g, *inputs, *states)
+            return self.bptt(F, g, *inputs, *self.run(F, *inputs))
+        return self.bptt_arrays(F, g, *inputs, *states)
 
     def output(self, F, states):
         return F.stack(states[0], 0)
@@ -88,6 +103,21 @@ class RNNSequence(_Sequence):
             carry = F.matmul(dpre, w)
         dgx = F.stack(dpres, 0)
         return dgx, carry, _weight_grad(F, dgx, _prev_states(F, h0, hs, self.reverse))
+
+    def bptt_arrays(self, F, g, gx, h0, w, hs):
+        xp = self.xp
+        dgx = xp.empty((len(hs),) + hs[0].shape, dtype=hs[0].dtype)
+        tmp = xp.empty(hs[0].shape, dtype=bool if self.relu else hs[0].dtype)
+        dh = None
+        for t, _ in _backward_steps(len(hs), self.reverse):
+            dh = _add_grad(xp, dh, g[t])
+            if self.relu:
+                xp.greater(hs[t], 0, out=tmp)
+            else:
+                xp.subtract(1, xp.multiply(hs[t], hs[t], out=tmp), out=tmp)
+            xp.multiply(dh, tmp, out=dgx[t])
+            dh = xp.matmul(dgx[t], w, out=dh)
+        return dgx, dh, _weight_grad(F, dgx, _prev_states(F, h0, hs, self.reverse))
 
 
 class LSTMSequence(_Sequence):
@@ -138,6 +168,30 @@ class LSTMSequence(_Sequence):
         dgx = F.stack(dpres, 0)
         return dgx, carry, dc, _weight_grad(F, dgx, _prev_states(F, h0, hs, self.reverse))
 
+    def bptt_arrays(self, F, g, gx, h0, c0, w, hs, cs, tcs, acts):
+        xp, n, hidden = self.xp, len(hs), h0.shape[-1]
+        m = _blocks(xp, gx.dtype, hidden, (0.0, 0.0, 1.0, 0.0))
+        dgx = xp.empty((n,) + acts[0].shape, dtype=acts[0].dtype)
+        gate = xp.empty(acts[0].shape, dtype=acts[0].dtype)
+        tmp, tmp2 = xp.empty_like(hs[0]), xp.empty_like(hs[0])
+        dh, dc = None, g[n].copy()
+        for t, tp in _backward_steps(n, self.reverse):
+            c_prev = c0 if tp is None else cs[tp]
+            dh = _add_grad(xp, dh, g[t])
+            act, tc, dpre = acts[t], tcs[t], dgx[t]
+            i, f = act[:, :hidden], act[:, hidden:2 * hidden]
+            gg, o = act[:, 2 * hidden:3 * hidden], act[:, 3 * hidden:]
+            xp.multiply(dh, o, out=tmp)  # dc += dh * o * (1 - tc * tc)
+            tmp *= xp.subtract(1, xp.multiply(tc, tc, out=tmp2), out=tmp2)
+            dc += tmp
+            for k, (a, b) in enumerate(((dc, gg), (dc, c_prev), (dc, i), (dh, tc))):
+                xp.multiply(a, b, out=dpre[:, k * hidden:(k + 1) * hidden])
+            dpre *= xp.subtract(1, act, out=gate)
+            dpre *= xp.add(act, m, out=gate)
+            dh = xp.matmul(dpre, w, out=dh)
+            dc *= f
+        return dgx, dh, dc, _weight_grad(F, dgx, _prev_states(F, h0, hs, self.reverse))
+
 
 class GRUSequence(_Sequence):
     """Inputs (gx, h0, w_hh, b_hh), gx holding b_ih only (b_hn sits inside r * (...))."""
@@ -181,6 +235,33 @@ class GRUSequence(_Sequence):
         dgx, dgh = F.stack(dgxs, 0), F.stack(dghs, 0)
         dw = _weight_grad(F, dgh, _prev_states(F, h0, hs, self.reverse))
         return dgx, carry, dw, None if b is None else dgh.sum(axis=(0, 1))
+
+    def bptt_arrays(self, F, g, gx, h0, w, b, hs, rzs, ns, ghns):
+        xp, n, hidden = self.xp, len(hs), h0.shape[-1]
+        dgx = xp.empty((n,) + gx.shape[1:], dtype=rzs[0].dtype)
+        dgh = xp.empty_like(dgx)
+        dz, tmp = xp.empty_like(hs[0]), xp.empty_like(hs[0])
+        gate = xp.empty_like(rzs[0])
+        dh = None
+        for t, tp in _backward_steps(n, self.reverse):
+            h_prev = h0 if tp is None else hs[tp]
+            dh = _add_grad(xp, dh, g[t])
+            rz, nn = rzs[t], ns[t]
+            r, z = rz[:, :hidden], rz[:, hidden:]
+            drz, dnp = dgx[t, :, :2 * hidden], dgx[t, :, 2 * hidden:]
+            xp.multiply(dh, z, out=dz)
+            xp.subtract(dh, dz, out=dnp)  # dnp = (dh - dz) * (1 - nn * nn)
+            dnp *= xp.subtract(1, xp.multiply(nn, nn, out=tmp), out=tmp)
+            xp.multiply(dnp, ghns[t], out=drz[:, :hidden])
+            xp.multiply(dh, xp.subtract(h_prev, nn, out=tmp), out=drz[:, hidden:])
+            drz *= rz
+            drz *= xp.subtract(1, rz, out=gate)
+            dgh[t, :, :2 * hidden] = drz
+            xp.multiply(dnp, r, out=dgh[t, :, 2 * hidden:])
+            dh = xp.matmul(dgh[t], w, out=dh)
+            dh += dz
+        dw = _weight_grad(F, dgh, _prev_states(F, h0, hs, self.reverse))
+        return dgx, dh, dw, None if b is None else dgh.sum(axis=(0, 1))
 
 
 # ---- functional forms ---------------------------------------------------------------------

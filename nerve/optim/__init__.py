@@ -6,6 +6,7 @@ from .bfgs import BFGS  # noqa: F401
 from .clip import clip_grad_norm_, clip_grad_value_, get_total_norm  # noqa: F401
 from .conjugate_gradient import ConjugateGradient  # noqa: F401
 from .gd import GD  # noqa: F401
+from .group import OptimizerGroup  # noqa: F401
 from .hessian_free import HessianFree  # noqa: F401
 from .lbfgs import LBFGS  # noqa: F401
 from .newton import Newton  # noqa: F401

@@ -4,7 +4,8 @@
 >>> get_task("classify").monitor
 'val_accuracy'
 """
-from . import classify  # noqa: F401  (importing a task module registers it)
+# importing a task module registers it
+from . import classify, gan, language, points, segment, translate, vae, word2vec  # noqa: F401
 from .base import TASKS, Run, Task, TaskData, get_task, register_task
 
 __all__ = ["TASKS", "Run", "Task", "TaskData", "get_task", "register_task", "task_of"]

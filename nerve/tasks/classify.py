@@ -31,20 +31,36 @@ class Classify(Task):
         name = run.settings["dataset"]
         data = load_image_data(name, getattr(run.args, "data_dir", None),
                                download=not getattr(run.args, "offline", False))
-        notes = []
+        notes = list(data.notes)
         if data.fallback_reason:
             notes = [f"note: {data.fallback_reason.rstrip('.')}.",
                      f"note: using the EMBEDDED MNIST SUBSET shipped with nerve instead "
                      f"({len(data.train):,} training / {len(data.test):,} test images, 10% of "
                      f"MNIST); expect a lower accuracy than on full MNIST."]
         c, h, w = data.input_shape
+        train, val = self._split_augmented(run, data)
         return TaskData(
-            data.name, data.train, None, data.test, data.source,
+            data.name, train, val, data.test, data.source,
             meta={"classes": data.classes, "input_shape": list(data.input_shape),
                   "mean": list(data.mean), "std": list(data.std)},
             config={"in_channels": c, "in_features": c * h * w, "image_size": h,
                     "num_classes": len(data.classes)},
             notes=notes, extra={"images": data})
+
+    @staticmethod
+    def _split_augmented(run: Run, data):
+        """``(train, None)``, or for an augmented training set ``(train, val)`` with the
+        ``--val-split`` held out as ``Run.split`` would (same seed), but validated on the
+        images without augmentation."""
+        frac = getattr(run.args, "val_split", 0.0) or 0.0
+        if data.train_eval is None or frac <= 0:
+            return data.train, None
+        from ..data import Subset, random_split
+
+        k = max(1, int(round(len(data.train) * frac)))
+        train, val = random_split(range(len(data.train)), [len(data.train) - k, k],
+                                  seed=run.seed)
+        return Subset(data.train, train.indices), Subset(data.train_eval, val.indices)
 
     def test(self, run: Run, model, data: TaskData) -> dict:
         report = self.report(model, data, run.device)
@@ -87,7 +103,8 @@ class Classify(Task):
                            title=f"{getattr(model, 'model_name', 'model')}: first-layer weights")
         plots.plot_confusion_matrix(report["confusion_matrix"], classes, out / "confusion.png")
         probs = softmax(report["logits"].numpy())
-        n = 32
-        plots.plot_predictions(test.data[:n], test.targets[:n], probs[:n].argmax(1), classes,
-                               out / "predictions.png", probs[:n].max(1))
+        # evenly spaced test images: some test sets (CIFAR-10's JPEGs) are sorted by class
+        pick = numpy.linspace(0, len(test) - 1, min(32, len(test))).astype(numpy.int64)
+        plots.plot_predictions(test.data[pick], test.targets[pick], probs[pick].argmax(1),
+                               classes, out / "predictions.png", probs[pick].max(1))
         return written + ["weights.png", "confusion.png", "predictions.png"]

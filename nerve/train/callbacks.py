@@ -103,14 +103,14 @@ def missing_key_error(who: str, key: str, logs) -> KeyError:
 
 class Monitor:
     """Tracks the best value of one logged quantity (``mode`` min/max, ``auto`` guesses from the
-    name: accuracies are maximized, the rest minimized)."""
+    name: accuracies (and precision, recall, F1, IoU) are maximized, the rest minimized)."""
 
     def __init__(self, who: str, monitor: str, mode: str = "auto", min_delta: float = 0.0):
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"{who}: mode must be 'auto', 'min' or 'max', got {mode!r}")
         if mode == "auto":
-            mode = "max" if any(w in monitor for w in ("acc", "precision", "recall", "f1")) \
-                else "min"
+            higher = any(w in monitor for w in ("acc", "precision", "recall", "f1"))
+            mode = "max" if higher or monitor.split("_")[-1] in ("iou", "miou") else "min"
         self.who, self.monitor, self.mode = who, monitor, mode
         self.min_delta = abs(float(min_delta))
         self.best = math.inf if mode == "min" else -math.inf

@@ -14,6 +14,7 @@ Results are Python floats or NumPy arrays, whatever device the inputs were on.
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy
@@ -210,10 +211,13 @@ _NAMES = {"accuracy": Accuracy, "acc": Accuracy, "perplexity": Perplexity, "ppl"
 
 def get_metric(metric) -> Metric:
     """A ``Metric`` from a name (``"accuracy"``, ``"top5_accuracy"``, ``"perplexity"``), a
-    ``Metric`` instance (returned as is) or a function ``f(output, target) -> float`` (its
-    batch values are averaged, weighted by batch size)."""
+    ``Metric`` instance (a fresh reset copy, so that each epoch and each validation pass
+    starts from zero) or a function ``f(output, target) -> float`` (its batch values are
+    averaged, weighted by batch size)."""
     if isinstance(metric, Metric):
-        return metric
+        fresh = copy.copy(metric)
+        fresh.reset()
+        return fresh
     if isinstance(metric, str):
         name = metric.lower()
         if name in _NAMES:

@@ -180,7 +180,9 @@ def plot_predictions(images, labels, predictions, classes=None, path=None,
     """A grid of sample images titled with the predicted class (and probability) and the
     true one; mistakes in red."""
     imgs = _host(images)
-    if imgs.ndim == 4:  # (N, C, H, W): grayscale or RGB
+    if imgs.ndim == 4:  # (N, C, H, W), or (N, H, W, C) as datasets store RGB images
+        if imgs.shape[1] not in (1, 3) and imgs.shape[3] in (1, 3):
+            imgs = imgs.transpose(0, 3, 1, 2)
         imgs = imgs[:, 0] if imgs.shape[1] == 1 else imgs.transpose(0, 2, 3, 1)
     labels, predictions = _host(labels).reshape(-1), _host(predictions).reshape(-1)
     probs = _host(probabilities).reshape(-1) if probabilities is not None else None

@@ -9,12 +9,14 @@ schedules, each built from a short name and a few numbers.
 """
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import optim
 from ..data.datasets import (
+    CIFAR10,
     MNIST,
     CorruptDataError,
     DownloadError,
@@ -22,12 +24,13 @@ from ..data.datasets import (
     MissingDataError,
     data_home,
     embedded_mnist,
+    find_shared_data,
 )
-from ..data.transforms import Compose, Normalize, ToTensor
+from ..data.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip, ToTensor
 from ..optim import lr_scheduler
 
-__all__ = ["IMAGE_DATASETS", "OPTIMIZERS", "SCHEDULES", "ImageData", "load_image_data",
-           "make_optimizer", "make_scheduler", "offline"]
+__all__ = ["AUGMENTATIONS", "IMAGE_DATASETS", "OPTIMIZERS", "SCHEDULES", "ImageData",
+           "load_image_data", "make_optimizer", "make_scheduler", "offline"]
 
 
 @dataclass
@@ -44,6 +47,9 @@ class ImageData:
     fallback_reason: str | None = None  # why the embedded subset stands in for MNIST
     input_shape: tuple = (1, 28, 28)
     notes: list = field(default_factory=list)
+    # the training images without augmentation (for a validation split), when ``train``
+    # is augmented; else None
+    train_eval: object = None
 
 
 # name -> (loader class or None for the embedded subset, mean, std over the training set)
@@ -51,7 +57,16 @@ IMAGE_DATASETS = {
     "mnist": (MNIST, (0.1307,), (0.3081,)),
     "fashion-mnist": (FashionMNIST, (0.2860,), (0.3530,)),
     "embedded-mnist": (None, (0.1307,), (0.3081,)),
+    "cifar10": (CIFAR10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
+
+# name -> training augmentation, applied after ToTensor and before Normalize (so crops pad
+# with black, as torchvision's RandomCrop on images does)
+AUGMENTATIONS = {
+    "cifar10": lambda: [RandomCrop(32, padding=4), RandomHorizontalFlip()],
+}
+# the subset of CIFAR-10 in the shared data folder (see CIFAR10's docstring)
+_CIFAR_SUBSET = "data_batch_1_first4000.bin.gz"
 
 
 def offline() -> bool:
@@ -59,8 +74,13 @@ def offline() -> bool:
     return os.environ.get("NERVE_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _transform(mean, std):
-    return Compose([ToTensor(), Normalize(mean, std)])
+def _transform(mean, std, augment=()):
+    return Compose([ToTensor(), *augment, Normalize(mean, std)])
+
+
+def _input_shape(images) -> tuple:
+    """(C, H, W) of uint8 images stored as (N, H, W) or (N, H, W, C)."""
+    return (1, *images.shape[1:]) if images.ndim == 3 else (images.shape[3], *images.shape[1:3])
 
 
 def _embedded(mean, std, reason=None) -> ImageData:
@@ -70,13 +90,19 @@ def _embedded(mean, std, reason=None) -> ImageData:
                      f"the MNIST subset shipped with nerve ({train.files[0]})", reason)
 
 
-def load_image_data(name: str, data_dir=None, download: bool = True) -> ImageData:
+def load_image_data(name: str, data_dir=None, download: bool = True,
+                    augment: bool = True) -> ImageData:
     """The train and test splits of ``name`` (see ``IMAGE_DATASETS``), normalized.
 
-    Files are looked for in ``data_dir`` (default ``$NERVE_DATA`` or ``~/.cache/nerve``);
+    Files are looked for in ``data_dir`` (default ``$NERVE_DATA`` or ``~/.cache/nerve``; for
+    ``cifar10`` without ``data_dir`` also the shared data folder beside the repository,
+    ``find_shared_data()``, whose subset holds 4,000 training and the 10,000 test images);
     missing ones are downloaded unless ``download`` is False or ``$NERVE_OFFLINE`` is set.
     For ``mnist``, when neither works, the embedded subset stands in and ``fallback_reason``
-    says why. Corrupt files are an error, never silently replaced.
+    says why. Corrupt files are an error, never silently replaced. With ``augment``, the
+    training split of a dataset in ``AUGMENTATIONS`` is augmented (cifar10: random 32x32
+    crops of the image padded by 4, horizontal flips) and ``train_eval`` holds the same
+    images without augmentation.
     """
     if name not in IMAGE_DATASETS:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(IMAGE_DATASETS)}")
@@ -86,11 +112,10 @@ def load_image_data(name: str, data_dir=None, download: bool = True) -> ImageDat
     root = Path(data_dir).expanduser() if data_dir is not None else data_home()
     t = _transform(mean, std)
     try:
-        train = cls(root, train=True, transform=t)
-        test = cls(root, train=False, transform=t)
+        train, test = _load_splits(cls, root, t, name, data_dir)
     except MissingDataError as missing:
-        where = (f"{cls.name} files are not in {root} (put the four files in "
-                 f"{root / cls.folder}, or pass --data-dir)")
+        where = (f"{getattr(cls, 'name', cls.__name__)} files are not in {root} (put the "
+                 f"files in {root / getattr(cls, 'folder', name)}, or pass --data-dir)")
         if not download or offline():
             why = f"{where} and downloads are off (--offline or $NERVE_OFFLINE)"
             if name != "mnist":
@@ -103,8 +128,31 @@ def load_image_data(name: str, data_dir=None, download: bool = True) -> ImageDat
             if name != "mnist":
                 raise
             return _embedded(mean, std, f"{where} and the download failed: {failed}")
-    return ImageData(name, train, test, list(cls.classes), mean, std,
-                     f"{train.files[0].parent}")
+    data = ImageData(name, train, test, list(cls.classes), mean, std,
+                     f"{train.files[0].parent}", input_shape=_input_shape(train.data))
+    if train.files[0].name == _CIFAR_SUBSET:
+        data.notes.append(f"note: CIFAR-10 subset from {data.source}: the first "
+                          f"{len(train):,} training images (lossless) and the {len(test):,} "
+                          f"test images as JPEG (quality 75); full CIFAR-10 is used when its "
+                          f"files are in --data-dir or {data_home()}.")
+    if augment and name in AUGMENTATIONS:
+        data.train_eval, data.train = train, copy.copy(train)  # shares the image array
+        data.train.transform = _transform(mean, std, AUGMENTATIONS[name]())
+    return data
+
+
+def _load_splits(cls, root, transform, name, data_dir):
+    """(train, test) from ``root``; for cifar10 without ``data_dir``, from the shared data
+    folder when ``root`` lacks the files."""
+    shared = find_shared_data() if name == "cifar10" and data_dir is None else None
+    for folder in (root, shared):
+        try:
+            return (cls(folder, train=True, transform=transform),
+                    cls(folder, train=False, transform=transform))
+        except MissingDataError:
+            if folder is root and shared is not None:
+                continue
+            raise
 
 
 # ---- optimizers -----------------------------------------------------------------------------

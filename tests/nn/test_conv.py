@@ -214,6 +214,29 @@ def test_conv_in_batch_chunks_matches_one_chunk(monkeypatch, fn, x_shape, w_shap
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("fn, x_shape, w_shape, kwargs, expected",
+                         [(F.conv2d,) + c for c in CONV_CASES]
+                         + [(F.conv_transpose2d,) + c for c in TRANSPOSE_CASES])
+@pytest.mark.parametrize("chunk_bytes", [None, 1])
+def test_conv_wide_and_narrow_row_layouts_agree(monkeypatch, fn, x_shape, w_shape, kwargs,
+                                                expected, chunk_bytes):
+    """im2col/col2im in the wide-row layout (whole padded rows, garbage columns) and in the
+    narrow one give the same output and gradients, whichever the size heuristics pick."""
+    if chunk_bytes:
+        monkeypatch.setattr(im2col, "CHUNK_BYTES", chunk_bytes)
+
+    def run(limit):
+        monkeypatch.setattr(im2col, "WIDE_IM2COL", limit)
+        monkeypatch.setattr(im2col, "WIDE_COL2IM", limit)
+        x, w = f64(*x_shape), f64(*w_shape, seed=1)
+        out = fn(x, w, **kwargs)
+        (out * f64(*expected, seed=3, requires_grad=False)).sum().backward()
+        return out.detach().numpy(), x.grad.numpy(), w.grad.numpy()
+
+    for wide, narrow in zip(run(10 ** 6), run(0)):
+        np.testing.assert_allclose(wide, narrow, rtol=1e-12, atol=1e-12)
+
+
 def test_conv_backward_twice_with_retain_graph():
     x, w = f64(1, 2, 5, 5), f64(3, 2, 3, 3, seed=1)
     out = F.conv2d(x, w).sum()

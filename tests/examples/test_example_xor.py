@@ -1,0 +1,19 @@
+"""examples/xor.py: a linear model fails on XOR, one hidden layer solves it."""
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "xor.py"
+
+
+def test_linear_fails_and_hidden_layer_solves_xor(tmp_path):
+    spec = importlib.util.spec_from_file_location("example_xor", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.run(quick=True, out=tmp_path)
+    runs = result["details"]["runs"]
+    linear, hidden = runs["linear (logreg)"], runs["one hidden layer (8 tanh)"]
+    assert linear["truth_table_accuracy"] <= 0.75 and linear["fresh_cloud_accuracy"] <= 0.75
+    assert hidden["truth_table_accuracy"] == 1.0
+    assert hidden["fresh_cloud_accuracy"] > 0.97
+    assert hidden["final_loss"] < 0.05 < linear["final_loss"]
+    assert (tmp_path / "result.json").is_file()
