@@ -424,8 +424,9 @@ def run_datasets(args) -> int:
             used = root == home or (args.data_dir and root == roots[0][0])
             where = str(folder) + ("" if used else f" (pass --data-dir {root})")
         print(f"{name:<16} {'available' if found else 'missing':<10} {where}")
-    print("\n`nerve train` uses mnist, fashion-mnist and embedded-mnist (--dataset); "
-          "see nerve.data.datasets for the loaders.")
+    print(f"\n`nerve train MODEL --dataset D` takes: {', '.join(_all_datasets())} "
+          f"(`nerve models` shows each model's default); see nerve.data.datasets for the "
+          f"loaders.")
     return 0
 
 

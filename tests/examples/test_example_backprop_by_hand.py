@@ -1,19 +1,14 @@
 """examples/backprop_by_hand.py: autograd equals the hand computation, node by node."""
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "backprop_by_hand.py"
+from _load import load_example
 
 
 @pytest.fixture(scope="module")
 def example():
-    spec = importlib.util.spec_from_file_location("example_backprop_by_hand", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("backprop_by_hand")
     return module
 
 

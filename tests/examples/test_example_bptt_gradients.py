@@ -1,17 +1,12 @@
 """examples/bptt_gradients.py: an RNN's gradient decays much faster in time than an LSTM's."""
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "bptt_gradients.py"
+from _load import load_example
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("example_bptt_gradients", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("bptt_gradients")
     return module.run(quick=True, out=tmp_path_factory.mktemp("bptt"))["details"]["runs"]
 
 

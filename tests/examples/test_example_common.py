@@ -1,20 +1,15 @@
 """examples/_common.py: result records, atomic JSON, figures skipped without matplotlib."""
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import numpy
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "_common.py"
+from _load import load_example
 
 
 @pytest.fixture(scope="module")
 def common():
-    spec = importlib.util.spec_from_file_location("example_common", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("_common")
     return module
 
 

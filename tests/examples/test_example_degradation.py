@@ -1,14 +1,11 @@
 """examples/degradation.py: with identical settings, ResNet-20's training loss ends below the
 plain 20-layer network's (the shortcuts ease optimization)."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
+from _load import load_example
 
 from nerve.data.datasets import find_shared_data
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "degradation.py"
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +13,7 @@ def result(tmp_path_factory):
     shared = find_shared_data()
     if shared is None or not (shared / "cifar10" / "data_batch_1_first4000.bin.gz").is_file():
         pytest.skip("the shared CIFAR-10 training images (shared/data/cifar10) are not there")
-    spec = importlib.util.spec_from_file_location("example_degradation", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("degradation")
     out = tmp_path_factory.mktemp("degradation")
     return module.run(quick=True, out=out), out
 

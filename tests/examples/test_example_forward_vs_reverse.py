@@ -1,16 +1,11 @@
 """examples/forward_vs_reverse.py: n JVPs and one VJP give the same gradient."""
-import importlib.util
-from pathlib import Path
 
 import numpy
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "forward_vs_reverse.py"
+from _load import load_example
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("example_forward_vs_reverse", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("forward_vs_reverse")
     return module
 
 

@@ -1,17 +1,12 @@
 """examples/initialization.py: bad inits decay/explode exponentially, matched ones do not."""
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "initialization.py"
+from _load import load_example
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("example_initialization", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("initialization")
     result = module.run(quick=True, out=tmp_path_factory.mktemp("init"))
     return result["details"]["runs"]
 

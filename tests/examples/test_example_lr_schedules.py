@@ -1,18 +1,13 @@
 """examples/lr_schedules.py: each schedule's learning rates, and every schedule trains."""
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "lr_schedules.py"
+from _load import load_example
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("example_lr_schedules", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("lr_schedules")
     return module.run(quick=True, out=tmp_path_factory.mktemp("lr_schedules"))
 
 

@@ -1,15 +1,11 @@
 """examples/minibatch.py: larger batches descend more smoothly, batch 1 updates most often."""
-import importlib.util
-from pathlib import Path
+from _load import load_example
 
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "minibatch.py"
 SIZES = ["1", "32", "128", "1024", "full"]
 
 
 def test_larger_batches_are_smoother_and_batch_1_makes_most_updates(tmp_path):
-    spec = importlib.util.spec_from_file_location("example_minibatch", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("minibatch")
     result = module.run(quick=True, out=tmp_path)
     runs = result["details"]["runs"]
     assert list(runs) == SIZES

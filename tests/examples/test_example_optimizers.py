@@ -1,18 +1,13 @@
 """examples/optimizers.py: GD's learning rate, Newton's one step, momentum/Adam vs GD."""
-import importlib.util
-from pathlib import Path
 
 import numpy
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "optimizers.py"
+from _load import load_example
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("example_optimizers", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("optimizers")
     return module.run(quick=True, out=tmp_path_factory.mktemp("optimizers"))
 
 

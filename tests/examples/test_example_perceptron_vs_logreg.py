@@ -1,18 +1,13 @@
 """examples/perceptron_vs_logreg.py: on overlapping classes the perceptron keeps oscillating
 while logistic regression converges; on separable data the perceptron stops."""
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "perceptron_vs_logreg.py"
+from _load import load_example
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("example_perceptron_vs_logreg", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("perceptron_vs_logreg")
     return module.run(quick=True, out=tmp_path_factory.mktemp("pvl"))["details"]["runs"]
 
 

@@ -1,14 +1,9 @@
 """examples/regularization.py: the unregularized net over-fits more than with L2 or dropout."""
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "regularization.py"
+from _load import load_example
 
 
 def test_l2_and_dropout_shrink_the_generalization_gap(tmp_path):
-    spec = importlib.util.spec_from_file_location("example_regularization", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("regularization")
     result = module.run(quick=True, out=tmp_path)
     runs = result["details"]["runs"]
     none = runs["none"]

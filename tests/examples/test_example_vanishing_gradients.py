@@ -1,18 +1,13 @@
 """examples/vanishing_gradients.py: sigmoid gradients vanish toward the input, residual ones
 do not."""
-import importlib.util
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "vanishing_gradients.py"
+from _load import load_example
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("example_vanishing_gradients", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("vanishing_gradients")
     return module.run(quick=True, out=tmp_path_factory.mktemp("vg"))
 
 

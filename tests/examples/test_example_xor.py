@@ -1,14 +1,9 @@
 """examples/xor.py: a linear model fails on XOR, one hidden layer solves it."""
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "xor.py"
+from _load import load_example
 
 
 def test_linear_fails_and_hidden_layer_solves_xor(tmp_path):
-    spec = importlib.util.spec_from_file_location("example_xor", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_example("xor")
     result = module.run(quick=True, out=tmp_path)
     runs = result["details"]["runs"]
     linear, hidden = runs["linear (logreg)"], runs["one hidden layer (8 tanh)"]
