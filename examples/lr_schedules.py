@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy
 from _common import Timer, figure, main_for, out_dir, save, seed, write_result
-from optimizers import evaluate, minibatches, mlp, mnist_arrays, sgd_step
+from _mnist import evaluate, minibatches, mlp, mnist_arrays, sgd_step
 
 from nerve import optim
 from nerve.optim import lr_scheduler

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy
 from _common import Timer, figure, main_for, out_dir, save, seed, write_result
-from optimizers import evaluate, mlp, mnist_arrays, sgd_step
+from _mnist import evaluate, mlp, mnist_arrays, sgd_step
 
 from nerve import optim
 

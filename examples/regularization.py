@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy
 from _common import Timer, figure, main_for, out_dir, save, seed, write_result
-from optimizers import evaluate, minibatches, mnist_arrays, sgd_step
+from _mnist import evaluate, minibatches, mnist_arrays, sgd_step
 
 from nerve import nn, optim
 

@@ -9,14 +9,18 @@ ReLU, ending in tanh; D is strided convolutions with LeakyReLU(0.2) and batch no
 its input layer); both trained with Adam (lr 2e-4, betas 0.5, 0.999), weights ~ N(0, 0.02).
 
 A model holds both networks: ``model.generator``, ``model.discriminator``; ``model(z)`` is
-G(z) and ``model.sample(n)`` draws n images. The task ``gan`` (nerve/tasks/gan.py) trains
-them with alternating updates.
+G(z) and ``model.sample(n)`` draws n images. With ``ema`` (the default 0.999) the model also
+keeps ``generator_ema``, an exponential moving average of G's weights (Y. Yazici et al., "The
+Unusual Effectiveness of Averaging in GAN Training", ICLR 2019), which G(z) uses in eval mode:
+averaging smooths out the oscillation of adversarial training. The task ``gan``
+(nerve/tasks/gan.py) trains both networks with alternating updates.
 """
 from __future__ import annotations
 
 from .. import nn
 from ..nn import init
 from ..ops import creation
+from ..optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from .registry import register_model
 
 __all__ = ["GAN", "DCGAN"]
@@ -24,11 +28,27 @@ __all__ = ["GAN", "DCGAN"]
 
 class _GAN(nn.Module):
     latent_dim: int
+    generator_ema = None
+
+    def _average_generator(self, ema: float) -> None:
+        """Keep ``generator_ema`` (built once the generator is) when ``ema`` > 0."""
+        if ema:
+            average = get_ema_multi_avg_fn(ema, warmup=True)
+            self.generator_ema = AveragedModel(self.generator, multi_avg_fn=average,
+                                               use_buffers=True)
+
+    def update_average(self) -> None:
+        """Fold the generator's current weights into ``generator_ema`` (after each G step)."""
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
 
     def forward(self, z):
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"{type(self).__name__}: expected noise of shape (N, "
                              f"{self.latent_dim}), got {tuple(z.shape)}")
+        ema = self.generator_ema
+        if not self.training and ema is not None and int(ema.n_averaged.item()) > 0:
+            return ema(z)
         return self.generator(z)
 
     def noise(self, n: int):
@@ -72,11 +92,11 @@ class GAN(_GAN):
     """
 
     default_config = {"in_channels": 1, "latent_dim": 64, "hidden": (256, 512),
-                      "dropout": 0.3}
+                      "dropout": 0.3, "ema": 0.999}
     train_defaults = {**_TRAIN, "epochs": 15}
 
     def __init__(self, in_channels: int = 1, latent_dim: int = 64, hidden=(256, 512),
-                 dropout: float = 0.3):
+                 dropout: float = 0.3, ema: float = 0.999):
         super().__init__()
         self.in_channels, self.latent_dim = in_channels, latent_dim
         pixels = in_channels * 28 * 28
@@ -91,6 +111,7 @@ class GAN(_GAN):
             layers += [nn.Linear(width, h), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
             width = h
         self.discriminator = nn.Sequential(*layers, nn.Linear(width, 1))
+        self._average_generator(ema)
 
 
 @register_model("dcgan")
@@ -109,10 +130,11 @@ class DCGAN(_GAN):
     ((2, 1, 28, 28), (2, 1))
     """
 
-    default_config = {"in_channels": 1, "latent_dim": 100, "width": 32}
+    default_config = {"in_channels": 1, "latent_dim": 100, "width": 32, "ema": 0.999}
     train_defaults = {**_TRAIN, "epochs": 5}
 
-    def __init__(self, in_channels: int = 1, latent_dim: int = 100, width: int = 32):
+    def __init__(self, in_channels: int = 1, latent_dim: int = 100, width: int = 32,
+                 ema: float = 0.999):
         super().__init__()
         self.in_channels, self.latent_dim = in_channels, latent_dim
         w = width
@@ -127,3 +149,4 @@ class DCGAN(_GAN):
             nn.Conv2d(w, 2 * w, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w),
             nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(2 * w * 7 * 7, 1))
         _normal_init(self)
+        self._average_generator(ema)

@@ -182,3 +182,16 @@ class Task:
     def sample(self, model, meta: dict, args) -> int:
         raise ValueError(f"nerve sample: {meta.get('model', 'this')} model is not generative "
                          f"(its task is {self.name!r}); use nerve evaluate or nerve predict")
+
+
+class ImageTask(Task):
+    """A task on the image datasets of ``nerve.train.recipes`` (MNIST, Fashion-MNIST, CIFAR-10,
+    the embedded MNIST subset)."""
+
+    unit = "images"
+
+    @property
+    def datasets(self):
+        from ..train.recipes import IMAGE_DATASETS
+
+        return tuple(IMAGE_DATASETS)

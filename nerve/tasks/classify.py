@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy
 
-from .base import Run, Task, TaskData, register_task
+from .base import ImageTask, Run, TaskData, register_task
 
 
 def softmax(logits: numpy.ndarray) -> numpy.ndarray:
@@ -13,17 +13,10 @@ def softmax(logits: numpy.ndarray) -> numpy.ndarray:
 
 
 @register_task
-class Classify(Task):
+class Classify(ImageTask):
     name = "classify"
     metrics = ("accuracy",)
     monitor = "val_accuracy"
-    unit = "images"
-
-    @property
-    def datasets(self):
-        from ..train.recipes import IMAGE_DATASETS
-
-        return tuple(IMAGE_DATASETS)
 
     def load(self, run: Run, meta: dict | None = None) -> TaskData:
         from ..train.recipes import load_image_data

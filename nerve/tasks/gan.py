@@ -25,7 +25,7 @@ import numpy
 
 from ..train.callbacks import Callback
 from . import _images
-from .base import Run, Task, TaskData, register_task
+from .base import ImageTask, Run, TaskData, register_task
 
 SCORE_SAMPLES = 10_000  # images scored at the end (2,000 after each epoch)
 
@@ -45,17 +45,10 @@ def inception_score(probs) -> float:
 
 
 @register_task
-class GANTask(Task):
+class GANTask(ImageTask):
     name = "gan"
     metrics = ()
     monitor = "inception_score"  # maximized (see _maximize)
-    unit = "images"
-
-    @property
-    def datasets(self):
-        from ..train.recipes import IMAGE_DATASETS
-
-        return tuple(IMAGE_DATASETS)
 
     def load(self, run: Run, meta: dict | None = None) -> TaskData:
         from ..data import ArrayDataset
@@ -150,6 +143,7 @@ def gan_step(trainer, batch) -> dict:
     opt["generator"].zero_grad()
     loss_g.backward()  # also leaves gradients in D, cleared before D's next step
     opt["generator"].step()
+    model.update_average()
     ld, lg = loss_d.item(), loss_g.item()
     return {"loss": ld + lg, "loss_d": ld, "loss_g": lg,
             "d_real": float(d_real.sigmoid().mean().item()),

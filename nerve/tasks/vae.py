@@ -14,7 +14,7 @@ import numpy
 
 from ..data import _rng
 from . import _images
-from .base import Run, Task, TaskData, register_task
+from .base import ImageTask, Run, TaskData, register_task
 
 TEST_SEED = 0
 
@@ -26,17 +26,10 @@ def binarize(x, generator=None):
 
 
 @register_task
-class VAETask(Task):
+class VAETask(ImageTask):
     name = "vae"
     metrics = ()
     monitor = "val_loss"
-    unit = "images"
-
-    @property
-    def datasets(self):
-        from ..train.recipes import IMAGE_DATASETS
-
-        return tuple(IMAGE_DATASETS)
 
     def load(self, run: Run, meta: dict | None = None) -> TaskData:
         data, notes = _images.load_raw(run, meta)

@@ -168,6 +168,28 @@ def test_gan_step_updates_both_networks(name, digits):
         assert weights and all(not numpy.array_equal(before[k], after[k]) for k in weights)
 
 
+@pytest.mark.parametrize("name", ["gan", "dcgan"])
+def test_eval_mode_samples_from_the_weight_average(name, digits):
+    nerve.manual_seed(0)
+    model = get_model(name, **SMALL[name])
+    z = nerve.randn(4, model.latent_dim)
+    model.eval()
+    with nerve.no_grad():  # nothing averaged yet: the generator itself
+        numpy.testing.assert_array_equal(model(z).numpy(), model.generator(z).numpy())
+    trainer = _trainer(model)
+    model.train()
+    for i in range(3):
+        gan_step(trainer, (nerve.tensor(digits[i * 16:(i + 1) * 16] * 2 - 1), None))
+    assert int(model.generator_ema.n_averaged.item()) == 3
+    model.eval()
+    with nerve.no_grad():
+        averaged, current = model(z).numpy(), model.generator(z).numpy()
+        numpy.testing.assert_array_equal(averaged, model.generator_ema(z).numpy())
+    assert not numpy.allclose(averaged, current)
+    assert "generator_ema.module.0.weight" in model.state_dict()
+    assert get_model(name, **SMALL[name], ema=0).generator_ema is None
+
+
 def test_gan_smoke_training_discriminator_learns_then_generator_answers(digits):
     nerve.manual_seed(0)
     model = get_model("gan", **SMALL["gan"])
