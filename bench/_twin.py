@@ -1,0 +1,115 @@
+"""Helpers shared by the PyTorch twins that start from nerve's own initial weights
+(bench/torch_transformer_lm.py, bench/torch_word2vec.py): copy a seeded nerve model into a
+torch model with the same ``state_dict``, take identical training steps in both, and compare.
+"""
+from __future__ import annotations
+
+import numpy
+import torch
+from torch import nn
+
+import nerve
+from nerve.train.recipes import make_optimizer, make_scheduler
+
+
+def to_torch(x) -> torch.Tensor:
+    """A nerve Tensor or NumPy array as a torch tensor (same dtype, no copy of NumPy data)."""
+    return torch.from_numpy(numpy.ascontiguousarray(x.numpy() if hasattr(x, "numpy") else x))
+
+
+def to_numpy(x) -> numpy.ndarray:
+    """A torch or nerve tensor (or array) as a float64 NumPy array, for comparisons."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().double().numpy()
+    return numpy.asarray(x.numpy(force=True) if hasattr(x, "numpy") else x, dtype=numpy.float64)
+
+
+def load_from_nerve(model: nn.Module, nerve_model) -> nn.Module:
+    """Copy every entry of ``nerve_model.state_dict()`` into ``model`` (strict: the same keys
+    and shapes)."""
+    state = {k: torch.from_numpy(v.numpy(force=True).copy())
+             for k, v in nerve_model.state_dict().items()}
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def max_diff(a, b) -> float:
+    return float(numpy.max(numpy.abs(to_numpy(a) - to_numpy(b)))) if numpy.size(a) else 0.0
+
+
+def params_diff(nerve_model, model: nn.Module) -> float:
+    """The largest |difference| between same-named parameters."""
+    mine = dict(model.named_parameters())
+    return max(max_diff(p.data, mine[k]) for k, p in nerve_model.named_parameters())
+
+
+def grads_diff(nerve_model, model: nn.Module) -> float:
+    """The largest |difference| between the gradients of same-named parameters."""
+    mine = dict(model.named_parameters())
+    return max(max_diff(p.grad, mine[k].grad) for k, p in nerve_model.named_parameters())
+
+
+def torch_step(model, loss_fn, inputs, target, opt, sched, clip) -> float:
+    """One training step as nerve's ``fit``: forward, loss, backward, optional gradient-norm
+    clipping, ``opt.step()``, then the per-step scheduler; returns the loss."""
+    loss = loss_fn(model(*inputs), target)
+    opt.zero_grad()
+    loss.backward()
+    if clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    if sched is not None:
+        sched.step()
+    return loss.item()
+
+
+def compare_training(nerve_model, model, batches, nerve_loss, loss_fn, settings: dict,
+                     torch_optimizer, epochs: int, steps_per_epoch: int) -> dict:
+    """Train both models on the same ``batches`` (tuples of arrays, the target last): nerve
+    with the optimizer and scheduler ``nerve train`` makes from ``settings``, torch with
+    ``torch_optimizer(model, epochs, steps_per_epoch) -> (opt, sched)``; both clip at
+    ``settings["clip_grad_norm"]``. Returns the largest differences of the first step's
+    outputs, loss and gradients and of the parameters after the last step."""
+    clip = settings.get("clip_grad_norm")
+    n_opt = make_optimizer(settings["optimizer"], nerve_model.parameters(), settings["lr"],
+                           settings.get("momentum", 0.0), settings.get("weight_decay", 0.0))
+    n_sched, interval = make_scheduler(settings["schedule"], n_opt, epochs, steps_per_epoch)
+    if interval != "step":
+        raise ValueError(f"compare_training: a per-{interval} schedule is not stepped here")
+    opt, sched = torch_optimizer(model, epochs, steps_per_epoch)
+    nerve_model.train()
+    model.train()
+    out: dict = {}
+    for i, batch in enumerate(batches):
+        n_out = nerve_model(*(nerve.tensor(a) for a in batch[:-1]))
+        n_l = nerve_loss(n_out, nerve.tensor(batch[-1]))
+        n_opt.zero_grad()
+        n_l.backward()
+        if clip is not None:
+            nerve.nn.utils.clip_grad_norm_(nerve_model.parameters(), clip)
+        if i == 0:
+            t_out = model(*(to_torch(a) for a in batch[:-1]))
+            t_l = loss_fn(t_out, to_torch(batch[-1]))
+            opt.zero_grad()
+            t_l.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            out.update(outputs=max_diff(n_out.data, t_out), loss=abs(n_l.item() - t_l.item()),
+                       grads=grads_diff(nerve_model, model))
+            opt.step()
+            if sched is not None:
+                sched.step()
+        else:
+            torch_step(model, loss_fn, [to_torch(a) for a in batch[:-1]], to_torch(batch[-1]),
+                       opt, sched, clip)
+        n_opt.step()
+        if n_sched is not None:
+            n_sched.step()
+    out["params_after_steps"] = params_diff(nerve_model, model)
+    out["lr_after_steps"] = abs(n_opt.param_groups[0]["lr"] - opt.param_groups[0]["lr"])
+    return out
+
+
+def wall_line(start: float, now: float) -> str:
+    return (f"wall time {now - start:.1f}s; torch {torch.__version__}, "
+            f"{torch.get_num_threads()} thread(s)")
