@@ -4,6 +4,8 @@ torch model with the same ``state_dict``, take identical training steps in both,
 """
 from __future__ import annotations
 
+import argparse
+
 import numpy
 import torch
 from torch import nn
@@ -113,3 +115,18 @@ def compare_training(nerve_model, model, batches, nerve_loss, loss_fn, settings:
 def wall_line(start: float, now: float) -> str:
     return (f"wall time {now - start:.1f}s; torch {torch.__version__}, "
             f"{torch.get_num_threads()} thread(s)")
+
+
+def parse_and_seed(description: str, epochs: int, items: str, argv=None):
+    """The twins' command line (--data-dir, --epochs, --seed, --limit N), then both libraries
+    seeded as ``nerve train`` does (seed first, then the data, then the model)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help=f"train on the first N {items} only (nerve train --limit-train N)")
+    args = p.parse_args(argv)
+    nerve.manual_seed(args.seed)
+    torch.manual_seed(args.seed)
+    return args

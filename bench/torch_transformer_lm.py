@@ -21,7 +21,6 @@ nerve's language_model task) and the wall time, for docs/results/transformer_lm.
 """
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import time
@@ -32,6 +31,7 @@ from _twin import (
     compare_training,
     load_from_nerve,
     max_diff,
+    parse_and_seed,
     to_torch,
     torch_step,
     wall_line,
@@ -140,16 +140,8 @@ def _but_key_bias(name: str, value, d_model: int):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=None, metavar="N",
-                   help="train on the first N windows only (nerve train --limit-train N)")
-    args = p.parse_args(argv)
     start = time.perf_counter()
-    nerve.manual_seed(args.seed)  # as nerve train: seed, data, then the model
-    torch.manual_seed(args.seed)
+    args = parse_and_seed(__doc__.splitlines()[0], SETTINGS["epochs"], "windows", argv)
     seq_len, batch_size = SETTINGS["seq_len"], SETTINGS["batch_size"]
     text, _ = load_text(SETTINGS["dataset"], args.data_dir)
     vocab = CharVocab(text)

@@ -23,13 +23,20 @@ night (nerve's ``nearest_neighbours``), and the wall time, for docs/results/word
 """
 from __future__ import annotations
 
-import argparse
 import time
 from types import SimpleNamespace
 
 import numpy
 import torch
-from _twin import compare_training, load_from_nerve, max_diff, to_torch, torch_step, wall_line
+from _twin import (
+    compare_training,
+    load_from_nerve,
+    max_diff,
+    parse_and_seed,
+    to_torch,
+    torch_step,
+    wall_line,
+)
 from torch import nn
 from torch.nn import functional as F
 
@@ -134,16 +141,8 @@ def check_equivalence(seed: int = 0, batch: int = 64, steps: int = 3, vocab_size
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data-dir", default=None)
-    p.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--limit", type=int, default=None, metavar="N",
-                   help="train on the first N pairs only (nerve train --limit-train N)")
-    args = p.parse_args(argv)
     start = time.perf_counter()
-    nerve.manual_seed(args.seed)  # as nerve train: seed, data, then the model
-    torch.manual_seed(args.seed)
+    args = parse_and_seed(__doc__.splitlines()[0], SETTINGS["epochs"], "pairs", argv)
     run, data = load_data(args.seed, args.data_dir, args.limit)
     for note in data.notes:
         print(note)
