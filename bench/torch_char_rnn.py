@@ -72,6 +72,7 @@ def main(argv=None):
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs * len(loader))
     start = time.perf_counter()
     for epoch in range(args.epochs):
+        total = count = 0
         for x, y in loader:
             x, y = torch.from_numpy(x.numpy()), torch.from_numpy(y.numpy())
             loss = lm_loss(model(x), y)
@@ -80,7 +81,9 @@ def main(argv=None):
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-        print(f"epoch {epoch + 1}: loss {loss.item():.4f} val_loss {evaluate(model, val):.4f}"
+            total, count = total + loss.item() * len(x), count + len(x)
+        # the epoch's mean training loss, as nerve's history records it
+        print(f"epoch {epoch + 1}: loss {total / count:.4f} val_loss {evaluate(model, val):.4f}"
               f"  {time.perf_counter() - start:.0f}s", flush=True)
     t = evaluate(model, test)
     print(f"torch char_rnn: test {t:.4f} nats/char ({t / math.log(2):.3f} bits/char), val "
