@@ -29,8 +29,8 @@ Shared with nerve, by calling nerve's own code:
   and ``inception_score``. ``--classifier`` is a LeNet checkpoint or a folder holding
   ``classifier.nrv``; by default nerve's run folder ``runs/MODEL-DATASET`` (``nerve train``'s
   ``--out``), so both frameworks are scored by the identical classifier. When the file is
-  missing it is trained there by nerve's ``train_classifier``, as the task does (LeNet-5, 2
-  epochs on the same training images, seeded).
+  missing it is trained there by nerve's ``train_classifier``, as the task does (LeNet-5,
+  ``classifier_epochs`` = 10 epochs on the same training images, seeded).
 
 What differs: the noise z is drawn by torch's generator (seeded with ``--seed``), not nerve's,
 and the MLP GAN's dropout masks too; and the two compute in float32 with different kernels, so
@@ -69,7 +69,13 @@ from nerve.cli_train import _config_items
 from nerve.models import get_model, model_spec
 from nerve.tasks import Run, task_of
 from nerve.tasks import gan as nerve_gan
-from nerve.tasks.gan import SCORE_SAMPLES, Classifier, inception_score, train_classifier
+from nerve.tasks.gan import (
+    CLASSIFIER_EPOCHS,
+    SCORE_SAMPLES,
+    Classifier,
+    inception_score,
+    train_classifier,
+)
 
 MODELS = ("dcgan", "gan")
 EPOCH_SAMPLES = 2000  # GANMonitor's
@@ -377,7 +383,7 @@ def main(argv=None):
     path = classifier_path(args.classifier, args.model, data.name)
     if not path.is_file():
         print(f"training the LeNet classifier for the score ({path})", flush=True)
-        train_classifier(data, path, s.get("classifier_epochs", 2), args.seed)
+        train_classifier(data, path, s.get("classifier_epochs", CLASSIFIER_EPOCHS), args.seed)
     classifier = Classifier(path)
     loader = run.loader(data.train, shuffle=True, drop_last=True)
     model.train()

@@ -75,7 +75,7 @@ def _normal_init(module) -> None:
 
 
 _TRAIN = {"task": "gan", "dataset": "mnist", "optimizer": "adam", "lr": 2e-4,
-          "batch_size": 64, "schedule": "none", "classifier_epochs": 2}
+          "batch_size": 64, "schedule": "none", "classifier_epochs": 10}
 
 
 @register_model("gan")
