@@ -15,6 +15,7 @@ nerve's test accuracy within 0.3 points of PyTorch's, its median epoch time with
     python bench/bench_train.py                       # both models, full MNIST, 10 epochs
     python bench/bench_train.py --model lenet --threads 1 --json lenet.json
     python bench/bench_train.py --epochs 1 --limit-train 2000   # a quick look
+    python bench/bench_train.py --model lenet --dataset fashion-mnist
 """
 from __future__ import annotations
 
@@ -44,12 +45,12 @@ def _nerve():
     return nerve
 
 
-def _datasets(nerve, data_dir):
+def _datasets(nerve, data_dir, dataset="mnist"):
     from nerve.train.recipes import load_image_data
 
-    data = load_image_data("mnist", data_dir, download=False)
+    data = load_image_data(dataset, data_dir, download=False)
     if data.fallback_reason:
-        raise SystemExit(f"bench_train: needs the full MNIST: {data.fallback_reason}")
+        raise SystemExit(f"bench_train: needs the full {dataset}: {data.fallback_reason}")
     return data
 
 
@@ -61,7 +62,7 @@ def make_plan(args, model_name: str, path: Path) -> dict:
 
     s = dict(model_spec(model_name).train_defaults, epochs=args.epochs)
     nerve.manual_seed(args.seed)
-    data = _datasets(nerve, args.data_dir)
+    data = _datasets(nerve, args.data_dir, args.dataset)
     n = len(data.train)
     k = int(round(n * 0.1))  # nerve train's default --val-split
     train, _ = random_split(data.train, [n - k, k], seed=args.seed)
@@ -78,7 +79,7 @@ def make_plan(args, model_name: str, path: Path) -> dict:
     numpy.savez(path, train_idx=train_idx, orders=numpy.stack(orders),
                 **{f"w{i}": w for i, w in enumerate(weights)})
     return {"model": model_name, "settings": s, "seed": args.seed, "data_dir": args.data_dir,
-            "plan": str(path), "n_weights": len(weights)}
+            "dataset": args.dataset, "plan": str(path), "n_weights": len(weights)}
 
 
 # ---- workers ----------------------------------------------------------------------------------
@@ -101,7 +102,7 @@ def nerve_worker(spec, plan):
 
     s = spec["settings"]
     nerve.manual_seed(spec["seed"])
-    data = _datasets(nerve, spec["data_dir"])
+    data = _datasets(nerve, spec["data_dir"], spec.get("dataset", "mnist"))
     model = get_model(spec["model"])
     with nerve.no_grad():
         for i, p in enumerate(model.parameters()):
@@ -124,7 +125,7 @@ def torch_worker(spec, plan, torch):
 
     s = spec["settings"]
     torch.manual_seed(spec["seed"])
-    data = _datasets(nerve, spec["data_dir"])
+    data = _datasets(nerve, spec["data_dir"], spec.get("dataset", "mnist"))
     mean, std = data.mean, data.std
     images = torch.from_numpy(data.train.data[plan["train_idx"]])  # uint8 (N, 28, 28)
     labels = torch.from_numpy(data.train.targets[plan["train_idx"]])
@@ -209,6 +210,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=["mlp", "lenet", "all"], default="all")
     p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--dataset", choices=["mnist", "fashion-mnist"], default="mnist")
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"),
                    help="folder holding mnist/ (default ../shared/data)")
     p.add_argument("--seed", type=int, default=0)
@@ -272,7 +274,8 @@ def _report(mach, rows, raw, args) -> str:
              f"Settings: {s['epochs']} epochs, batch {s['batch_size']}, {s['optimizer']} lr "
              f"{s['lr']} momentum {s['momentum']}, {s['schedule']} schedule, seed {args.seed}"
              + (f", first {args.limit_train} training images" if args.limit_train else
-                ", 54,000 training images") + "; test on the 10,000 MNIST test images.", "",
+                ", 54,000 training images") + f"; test on the 10,000 {args.dataset} test images.",
+             "",
              "| model | nerve test acc | torch test acc | gap (points) | nerve epoch | "
              "torch epoch | nerve/torch | met |",
              "|---|---:|---:|---:|---:|---:|---:|:---:|"]
