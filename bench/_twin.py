@@ -130,3 +130,26 @@ def parse_and_seed(description: str, epochs: int, items: str, argv=None):
     nerve.manual_seed(args.seed)
     torch.manual_seed(args.seed)
     return args
+
+
+def nerve_run(model_name: str, settings: dict, seed: int, data_dir=None, val_split=0.1,
+              limit_train=None, offline=False):
+    """What ``nerve train MODEL`` does before building the model, in its order: seed, load
+    the task's data (printing its notes), hold out ``val_split``, apply ``limit_train``.
+    Returns ``(spec, task, run, data)``, so that a twin trains on nerve's very samples."""
+    from pathlib import Path
+
+    from nerve.models import model_spec
+    from nerve.tasks import Run, task_of
+
+    spec = model_spec(model_name)
+    task = task_of(spec)
+    run_args = argparse.Namespace(data_dir=data_dir, offline=offline, quiet=False,
+                                  val_split=val_split, limit_train=limit_train)
+    nerve.manual_seed(seed)
+    run = Run(run_args, settings, nerve.device("cpu"), Path("."), seed)
+    data = task.load(run)
+    for note in data.notes:
+        print(note, flush=True)
+    data.train, data.val = run.split(data.train, data.val)
+    return spec, task, run, data

@@ -40,16 +40,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy
 import torch
+from _twin import nerve_run
 from torch import nn
 from torch.nn import functional as F
 
 import nerve
 from nerve.models import get_model, model_spec
-from nerve.tasks import Run, task_of
+from nerve.tasks import Run
 from nerve.train.recipes import make_optimizer, make_scheduler
 
 MODELS = ("vgg_small", "resnet20", "plain20", "densenet_small")
@@ -384,16 +384,8 @@ def main(argv=None):
 
     # what nerve/cli_train.py's run_train does, in its order
     settings = settings_of(args.model, args.epochs)
-    spec = model_spec(args.model)
-    task = task_of(spec)
-    run_args = argparse.Namespace(data_dir=args.data_dir, offline=False, quiet=False,
-                                  val_split=args.val_split, limit_train=args.limit_train)
-    nerve.manual_seed(args.seed)
-    run = Run(run_args, settings, nerve.device("cpu"), Path("."), args.seed)
-    data = task.load(run)
-    for note in data.notes:
-        print(note, flush=True)
-    data.train, data.val = run.split(data.train, data.val)
+    spec, task, run, data = nerve_run(args.model, settings, args.seed, args.data_dir,
+                                      args.val_split, args.limit_train)
     config = {k: v for k, v in data.config.items() if k in spec.default_config}
     model = twin_of(args.model, get_model(args.model, **config))
     loader = run.loader(data.train, shuffle=True)

@@ -59,7 +59,7 @@ from types import SimpleNamespace
 
 import numpy
 import torch
-from _twin import load_from_nerve, max_diff, to_numpy, to_torch, wall_line
+from _twin import load_from_nerve, max_diff, nerve_run, to_numpy, to_torch, wall_line
 from torch import nn
 from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel
@@ -67,7 +67,6 @@ from torch.optim.swa_utils import AveragedModel
 import nerve
 from nerve.cli_train import _config_items
 from nerve.models import get_model, model_spec
-from nerve.tasks import Run, task_of
 from nerve.tasks import gan as nerve_gan
 from nerve.tasks.gan import (
     CLASSIFIER_EPOCHS,
@@ -356,18 +355,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     start = time.perf_counter()
     s = settings_of(args.model, args.epochs)
-    spec = model_spec(args.model)
-    task = task_of(spec)
-
     # what nerve/cli_train.py's run_train and GANTask.train do, in their order
-    run_args = argparse.Namespace(data_dir=args.data_dir, offline=False, quiet=False,
-                                  val_split=args.val_split, limit_train=args.limit)
-    nerve.manual_seed(args.seed)
-    run = Run(run_args, s, None, Path("."), args.seed)
-    data = task.load(run)
-    for note in data.notes:
-        print(note, flush=True)
-    data.train, data.val = run.split(data.train, data.val)
+    spec, task, run, data = nerve_run(args.model, s, args.seed, args.data_dir, args.val_split,
+                                      args.limit)
     config = {k: v for k, v in data.config.items() if k in spec.default_config}
     config.update(_config_items(args.config))
     n_model = get_model(args.model, **config)

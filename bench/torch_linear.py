@@ -44,11 +44,10 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy
 import torch
-from _twin import grads_diff, load_from_nerve, max_diff, params_diff, to_torch, wall_line
+from _twin import grads_diff, load_from_nerve, max_diff, nerve_run, params_diff, to_torch, wall_line
 from torch import nn
 from torch.nn import functional as F
 
@@ -218,16 +217,8 @@ def main(argv=None) -> LinearClassifier:
     # what nerve/cli_train.py's run_train does, in its order
     s = settings_of(args.model, dataset=args.dataset, epochs=args.epochs, lr=args.lr,
                     batch_size=args.batch_size)
-    spec = model_spec(args.model)
-    task = task_of(spec)
-    run_args = argparse.Namespace(data_dir=args.data_dir, offline=args.offline, quiet=False,
-                                  val_split=args.val_split, limit_train=args.limit_train)
-    nerve.manual_seed(args.seed)
-    run = Run(run_args, s, nerve.device("cpu"), Path("."), args.seed)
-    data = task.load(run)
-    for note in data.notes:
-        print(note, flush=True)
-    data.train, data.val = run.split(data.train, data.val)
+    spec, task, run, data = nerve_run(args.model, s, args.seed, args.data_dir, args.val_split,
+                                      args.limit_train, args.offline)
     config = {k: v for k, v in data.config.items() if k in spec.default_config}
     model = twin_of(get_model(args.model, **config))
     torch.manual_seed(args.seed)

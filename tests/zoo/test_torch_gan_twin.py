@@ -2,12 +2,11 @@
 compute: the same state_dict (the generator EMA included), outputs in train and eval mode,
 losses, gradients and Adam steps of ``gan_step``, the same EMA with warm-up, and the same
 samples for the score."""
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy
 import pytest
+from _bench import load_bench
 
 import nerve
 from nerve.models import get_model, model_spec
@@ -15,23 +14,12 @@ from nerve.tasks.gan import generate as nerve_generate
 
 torch = pytest.importorskip("torch", reason="the PyTorch twins need torch")
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 SMALL = {"dcgan": {"width": 8}, "gan": {"hidden": (32, 16), "dropout": 0.0}}
 
 
-def _load_twin():
-    """bench/torch_gan.py imported with bench/ on sys.path (for its ``_twin`` import)."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_torch_gan", BENCH / "torch_gan.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH))
-    return module
 
 
-twin = _load_twin()
+twin = load_bench("torch_gan")
 
 
 @pytest.mark.parametrize("name", ["dcgan", "gan"])

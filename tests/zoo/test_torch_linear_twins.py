@@ -1,12 +1,10 @@
 """The PyTorch twins of logreg and perceptron (bench/torch_linear.py): nerve's state_dict, the
 same scores, losses (the models' criteria), gradients and SGD steps, the same settings as
 ``nerve train``, and short end-to-end runs that end on nerve's weights."""
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy
 import pytest
+from _bench import load_bench
 
 import nerve
 from nerve.cli import main as nerve_main
@@ -15,24 +13,12 @@ from nerve.models.linear import perceptron_loss as nerve_perceptron_loss
 
 torch = pytest.importorskip("torch", reason="the PyTorch twins need torch")
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 MODELS = ["logreg", "perceptron"]
 
 
-def _load_twin():
-    """bench/torch_linear.py, with bench/ on sys.path meanwhile for its ``_twin`` import."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_torch_linear",
-                                                      BENCH / "torch_linear.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH))
-    return module
 
 
-twin = _load_twin()
+twin = load_bench("torch_linear")
 
 
 def test_the_twin_covers_the_models():

@@ -2,12 +2,10 @@
 bench/torch_word2vec.py): the same state_dict as nerve's models, so they start from nerve's
 seeded weights, the same outputs, losses, gradients and training steps, the same learning-rate
 schedules, and a quick end-to-end run of each."""
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy
 import pytest
+from _bench import load_bench
 
 import nerve
 from nerve.data.datasets import find_shared_data
@@ -16,20 +14,8 @@ from nerve.train.recipes import make_scheduler
 
 torch = pytest.importorskip("torch", reason="the PyTorch twins need torch")
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def load_bench(name: str):
-    """``bench/NAME.py`` imported as ``bench_NAME``; bench/ is on sys.path meanwhile, for the
-    script's own imports (``_twin``, ``torch_char_rnn``)."""
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH))
-    return module
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,9 @@
 """The PyTorch twins of the CIFAR-10 CNNs (bench/torch_cifar.py) compute what nerve's models
 compute: same state_dict keys and shapes, same outputs, batch-norm statistics, gradients and
 SGD steps once nerve's weights are copied in."""
-import importlib.util
-from pathlib import Path
-
 import numpy
 import pytest
+from _bench import load_bench
 
 from nerve import nn
 from nerve.models import get_model, model_spec
@@ -13,18 +11,8 @@ from nerve.train.recipes import make_optimizer, make_scheduler
 
 torch = pytest.importorskip("torch", reason="the twins are PyTorch models")
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 MODELS = ["vgg_small", "resnet20", "plain20", "densenet_small"]
-
-
-def _load_twin():
-    spec = importlib.util.spec_from_file_location("bench_torch_cifar", BENCH / "torch_cifar.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-twin = _load_twin()
+twin = load_bench("torch_cifar")
 
 
 def test_the_twin_covers_the_models():
