@@ -153,3 +153,12 @@ def nerve_run(model_name: str, settings: dict, seed: int, data_dir=None, val_spl
         print(note, flush=True)
     data.train, data.val = run.split(data.train, data.val)
     return spec, task, run, data
+
+
+def report_equivalence(name: str, diffs: dict, keys, tolerance: float) -> None:
+    """Print a twin's equivalence check; stop the run when ``keys`` differ beyond
+    ``tolerance`` (the twin would not be training nerve's model)."""
+    print(f"equivalence with nerve's {name} (max abs differences): "
+          + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()), flush=True)
+    if max(diffs[k] for k in keys) > tolerance:
+        raise SystemExit("the torch twin does not compute what nerve's model computes")

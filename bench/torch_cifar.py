@@ -43,7 +43,7 @@ import time
 
 import numpy
 import torch
-from _twin import nerve_run
+from _twin import nerve_run, report_equivalence
 from torch import nn
 from torch.nn import functional as F
 
@@ -376,11 +376,8 @@ def main(argv=None):
                    help="train on the first N training images only (quick runs)")
     args = p.parse_args(argv)
     started = time.perf_counter()
-    diffs = check_equivalence(args.model)
-    print(f"equivalence with nerve's {args.model} (max abs differences): "
-          + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()), flush=True)
-    if max(diffs["eval"], diffs["train"], diffs["buffers"]) > 1e-3:
-        raise SystemExit("the torch twin does not compute what nerve's model computes")
+    report_equivalence(args.model, check_equivalence(args.model), ("eval", "train", "buffers"),
+                       1e-3)
 
     # what nerve/cli_train.py's run_train does, in its order
     settings = settings_of(args.model, args.epochs)

@@ -47,7 +47,16 @@ import time
 
 import numpy
 import torch
-from _twin import grads_diff, load_from_nerve, max_diff, nerve_run, params_diff, to_torch, wall_line
+from _twin import (
+    grads_diff,
+    load_from_nerve,
+    max_diff,
+    nerve_run,
+    params_diff,
+    report_equivalence,
+    to_torch,
+    wall_line,
+)
 from torch import nn
 from torch.nn import functional as F
 
@@ -208,11 +217,8 @@ def main(argv=None) -> LinearClassifier:
                    help="train on the first N training samples only (quick runs)")
     args = p.parse_args(argv)
     started = time.perf_counter()
-    diffs = check_equivalence(args.model)
-    print(f"equivalence with nerve's {args.model} (max abs differences): "
-          + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()), flush=True)
-    if max(diffs["eval_scores"], diffs["scores"], diffs["loss"]) > 1e-4:
-        raise SystemExit("the torch twin does not compute what nerve's model computes")
+    report_equivalence(args.model, check_equivalence(args.model),
+                       ("eval_scores", "scores", "loss"), 1e-4)
 
     # what nerve/cli_train.py's run_train does, in its order
     s = settings_of(args.model, dataset=args.dataset, epochs=args.epochs, lr=args.lr,
