@@ -162,3 +162,22 @@ def report_equivalence(name: str, diffs: dict, keys, tolerance: float) -> None:
           + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()), flush=True)
     if max(diffs[k] for k in keys) > tolerance:
         raise SystemExit("the torch twin does not compute what nerve's model computes")
+
+
+def classify_epoch(model, batches, loss_fn, opt, sched=None) -> tuple:
+    """One training epoch of a classifier over torch ``(x, y)`` batches, the schedule (if
+    any) stepped per batch as nerve's; returns (mean loss, accuracy) over the epoch."""
+    model.train()
+    total, correct, seen = 0.0, 0, 0
+    for x, y in batches:
+        out = model(x)
+        loss = loss_fn(out, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        total += loss.item() * len(y)
+        correct += int((out.argmax(1) == y).sum())
+        seen += len(y)
+    return total / seen, correct / seen

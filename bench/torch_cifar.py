@@ -43,7 +43,7 @@ import time
 
 import numpy
 import torch
-from _twin import nerve_run, report_equivalence
+from _twin import classify_epoch, nerve_run, report_equivalence
 from torch import nn
 from torch.nn import functional as F
 
@@ -397,26 +397,16 @@ def main(argv=None):
           f"{s['lr']} momentum {s['momentum']} weight decay {s['weight_decay']}, cosine "
           f"schedule per step ({s['epochs'] * len(loader)} steps), seed {args.seed}", flush=True)
     for epoch in range(1, s["epochs"] + 1):
-        model.train()
-        t, total, correct, seen = time.perf_counter(), 0.0, 0, 0
-        for batch in loader:
-            x, y = as_torch(batch)
-            out = model(x)
-            loss = F.cross_entropy(out, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(y)
-            correct += int((out.argmax(1) == y).sum())
-            seen += len(y)
+        t = time.perf_counter()
+        train_loss, train_acc = classify_epoch(model, map(as_torch, loader), F.cross_entropy,
+                                               opt, sched)
         seconds = time.perf_counter() - t
         val_part = ""
         if val is not None:
             val_part = f", val accuracy {evaluate(model, *val)[1]:.4f}"
         t = time.perf_counter()
         test_loss, test_acc = evaluate(model, x_test, y_test)
-        print(f"epoch {epoch}: loss {total / seen:.4f} (accuracy {correct / seen:.4f})"
+        print(f"epoch {epoch}: loss {train_loss:.4f} (accuracy {train_acc:.4f})"
               f"{val_part}, test accuracy {test_acc:.4f} (loss {test_loss:.4f})  "
               f"{seconds:.1f}s (testing {time.perf_counter() - t:.1f}s)", flush=True)
     print(f"test accuracy {100 * test_acc:.2f}% on {len(x_test):,} test images after "

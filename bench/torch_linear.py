@@ -48,6 +48,7 @@ import time
 import numpy
 import torch
 from _twin import (
+    classify_epoch,
     grads_diff,
     load_from_nerve,
     max_diff,
@@ -240,24 +241,15 @@ def main(argv=None) -> LinearClassifier:
           f"{s['lr']} momentum {s['momentum']} weight decay {s['weight_decay']}, no schedule, "
           f"seed {args.seed}", flush=True)
     for epoch in range(1, s["epochs"] + 1):
-        model.train()
-        t, total, correct, seen = time.perf_counter(), 0.0, 0, 0
-        for x, y in loader:
-            x, y = to_torch(x), to_torch(y)
-            out = model(x)
-            loss = loss_fn(out, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(y)
-            correct += int((out.argmax(1) == y).sum())
-            seen += len(y)
+        t = time.perf_counter()
+        train_loss, train_acc = classify_epoch(
+            model, ((to_torch(x), to_torch(y)) for x, y in loader), loss_fn, opt)
         seconds = time.perf_counter() - t
         val_part = ""
         if val is not None:
             val_loss, val_acc = evaluate(model, loss_fn, *val)
             val_part = f", val loss {val_loss:.4f} accuracy {val_acc:.4f}"
-        print(f"epoch {epoch}: loss {total / seen:.4f} (accuracy {correct / seen:.4f})"
+        print(f"epoch {epoch}: loss {train_loss:.4f} (accuracy {train_acc:.4f})"
               f"{val_part}  {seconds:.2f}s", flush=True)
     test_loss, test_acc = evaluate(model, loss_fn, x_test, y_test)
     print(f"test accuracy {100 * test_acc:.2f}% (loss {test_loss:.4f}) on {len(x_test):,} "
