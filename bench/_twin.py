@@ -151,7 +151,7 @@ def nerve_run(model_name: str, settings: dict, seed: int, data_dir=None, val_spl
     data = task.load(run)
     for note in data.notes:
         print(note, flush=True)
-    data.train, data.val = run.split(data.train, data.val)
+    data.train, data.val = run.split(data.train, data.val, hold_out=task.validates)
     return spec, task, run, data
 
 

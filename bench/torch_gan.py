@@ -4,11 +4,10 @@ models, data and hyperparameters, scored by nerve's own classifier.
 Shared with nerve, by calling nerve's own code:
 
 - data: nerve's gan task loads MNIST (``GANTask.load``: the raw images scaled to [-1, 1] by
-  ``ToTensor`` + ``Normalize((0.5,), (0.5,))``), holds out the same ``--val-split`` (default
-  0.1, as ``nerve train``'s default: 54,000 training images; the GAN never uses the held-out
-  ones) with the same ``--seed`` and keeps the first ``--limit N`` of the training part (as
-  ``--limit-train N``); the batches come from nerve's own seeded ``DataLoader`` (batch 64,
-  shuffled, ``drop_last=True`` as the task's), converted to torch tensors batch by batch;
+  ``ToTensor`` + ``Normalize((0.5,), (0.5,))``), all 60,000 training images (the GAN task holds
+  none out for validation) or the first ``--limit N`` (as ``--limit-train N``); the batches
+  come from nerve's own seeded ``DataLoader`` (batch 64, shuffled, ``drop_last=True`` as the
+  task's), converted to torch tensors batch by batch;
 - model: the same architecture with the same state_dict keys and shapes, the generator EMA
   included (``generator_ema``: a torch ``AveragedModel`` of the generator, ``use_buffers=True``
   so the batch-norm statistics are averaged too, its ``multi_avg_fn`` nerve's EMA with
@@ -343,8 +342,6 @@ def main(argv=None):
                    help="default: the model's train_defaults (dcgan 5, gan 15)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--val-split", type=float, default=0.1,
-                   help="as nerve train's (default 0.1: the GAN trains on the other 90%%)")
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="train on the first N training images only (nerve train --limit-train)")
     p.add_argument("--config", action="append", metavar="KEY=VALUE",
@@ -356,7 +353,7 @@ def main(argv=None):
     start = time.perf_counter()
     s = settings_of(args.model, args.epochs)
     # what nerve/cli_train.py's run_train and GANTask.train do, in their order
-    spec, task, run, data = nerve_run(args.model, s, args.seed, args.data_dir, args.val_split,
+    spec, task, run, data = nerve_run(args.model, s, args.seed, args.data_dir, 0.0,
                                       args.limit)
     config = {k: v for k, v in data.config.items() if k in spec.default_config}
     config.update(_config_items(args.config))

@@ -83,7 +83,8 @@ def setup_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit-train", type=int, metavar="N", help="train on the first N "
                    "training samples only (quick runs)")
     p.add_argument("--val-split", type=float, default=0.1, help="fraction of the training set "
-                   "held out for validation, which picks best.nrv (default 0.1; 0 for none)")
+                   "held out for validation, which picks best.nrv (default 0.1; 0 for none; "
+                   "gan and dcgan, scored on their samples, hold nothing out)")
     p.add_argument("--offline", action="store_true", help="never download")
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
     p.add_argument("--quiet", action="store_true", help="no progress, only the result")
@@ -162,12 +163,12 @@ def run_train(args) -> int:
     data = task.load(run, meta_in or None)
     for note in data.notes:
         print(note, flush=True)
-    data.train, data.val = run.split(data.train, data.val)
+    data.train, data.val = run.split(data.train, data.val, hold_out=task.validates)
     run.out = Path(args.out or f"runs/{args.model}-{data.name}")
     model = get_model(args.model, **_model_config(spec, data, meta_in, args)).to(device)
     meta = {"model": args.model, "config": model.config, "dataset": data.name, **data.meta,
             "train": s, "nerve_version": nerve.__version__}
-    monitor = task.monitor if data.val is not None else "loss"
+    monitor = task.monitor if data.val is not None or not task.validates else "loss"
     json_log = JSONLogger(run.out / "metrics.json", monitor=monitor)
     checkpoints = ModelCheckpoint(run.out, monitor=monitor, meta=meta)
     callbacks = [checkpoints, CSVLogger(run.out / "history.csv"), json_log]

@@ -67,12 +67,12 @@ class Run:
         return make_scheduler(self.settings["schedule"], optimizer, self.settings["epochs"],
                               steps_per_epoch)
 
-    def split(self, train, val=None):
-        """``(train, val)``: unless ``val`` is given, ``--val-split`` of ``train`` held out
-        (seeded); then ``--limit-train`` applied to the training part."""
+    def split(self, train, val=None, hold_out: bool = True):
+        """``(train, val)``: unless ``val`` is given (or ``hold_out`` is False), ``--val-split``
+        of ``train`` held out (seeded); then ``--limit-train`` applied to the training part."""
         from ..data import Subset, random_split
 
-        frac = getattr(self.args, "val_split", 0.0) or 0.0
+        frac = (getattr(self.args, "val_split", 0.0) or 0.0) if hold_out else 0.0
         if val is None and frac > 0:
             k = max(1, int(round(len(train) * frac)))
             train, val = random_split(train, [len(train) - k, k], seed=self.seed)
@@ -114,6 +114,9 @@ class Task:
     datasets: tuple = ()  # --dataset choices; the model's train_defaults pick the default
     metrics: tuple = ()
     monitor = "val_loss"  # picks best.nrv (falls back to "loss" without validation data)
+    # False: the task judges its model without held-out data (a GAN's score is computed on
+    # generated samples), so --val-split holds nothing out of the training set
+    validates = True
     unit = "samples"  # what a dataset's items are, for messages
 
     # ---- data -----------------------------------------------------------------------------

@@ -262,6 +262,8 @@ def test_cli_dcgan_train_evaluate_sample(tmp_path, capsys):
         assert {"loss", "loss_d", "loss_g", "d_real", "d_fake"} <= set(row)
         assert 1 <= row["inception_score"] <= 10
     assert metrics["best"]["monitor"] == "inception_score"
+    # judged on generated samples: nothing of the training set is held out for validation
+    assert (metrics["train_samples"], metrics["val_samples"]) == (128, 0)
     assert metrics["best"]["inception_score"] == max(r["inception_score"]
                                                      for r in metrics["history"])
     assert (out / "classifier.nrv").is_file()  # cached for evaluate
