@@ -1,6 +1,7 @@
 """Helpers shared by the PyTorch twins that start from nerve's own initial weights
-(bench/torch_transformer_lm.py, bench/torch_word2vec.py): copy a seeded nerve model into a
-torch model with the same ``state_dict``, take identical training steps in both, and compare.
+(bench/torch_cifar.py, torch_gan.py, torch_linear.py, torch_transformer_lm.py,
+torch_word2vec.py): run nerve train's data steps, copy a seeded nerve model into a torch model
+with the same ``state_dict``, take identical training steps in both, and compare.
 """
 from __future__ import annotations
 

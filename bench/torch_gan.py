@@ -72,6 +72,7 @@ from nerve.tasks.gan import (
     SCORE_SAMPLES,
     Classifier,
     inception_score,
+    noise_batches,
     train_classifier,
 )
 
@@ -212,15 +213,12 @@ def generate(model: _GAN, n: int, seed: int = 0, batch_size: int = 500) -> numpy
     mode (from the EMA), the noise drawn by ``numpy.random.default_rng(seed)``, float32."""
     was_training = model.training
     model.eval()
-    rng = numpy.random.default_rng(seed)
     dtype = next(iter(model.parameters())).dtype
     out = []
     try:
         with torch.no_grad():
-            for start in range(0, n, batch_size):
-                z = rng.standard_normal((min(batch_size, n - start), model.latent_dim))
-                z = torch.from_numpy(z.astype(numpy.float32)).to(dtype)
-                out.append(model(z).numpy())
+            for z in noise_batches(n, model.latent_dim, seed, batch_size):
+                out.append(model(torch.from_numpy(z).to(dtype)).numpy())
     finally:
         model.train(was_training)
     return numpy.concatenate(out)

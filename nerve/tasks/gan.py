@@ -154,20 +154,26 @@ def gan_step(trainer, batch) -> dict:
             "d_fake": float(d_fake.sigmoid().mean().item()), "size": n}
 
 
+def noise_batches(n: int, latent_dim: int, seed: int = 0, batch_size: int = 500):
+    """The noise of ``generate``: ``n`` draws of z ~ N(0, I) from ``default_rng(seed)``, as
+    float32 arrays of at most ``batch_size`` rows (the PyTorch twin draws the same)."""
+    rng = numpy.random.default_rng(seed)
+    for start in range(0, n, batch_size):
+        yield rng.standard_normal((min(batch_size, n - start), latent_dim)).astype(numpy.float32)
+
+
 def generate(model, n: int, seed: int = 0, batch_size: int = 500) -> numpy.ndarray:
     """``n`` images in [-1, 1] from the generator in eval mode, noise drawn with ``seed``."""
     import nerve
 
     was_training = model.training
     model.eval()
-    rng = numpy.random.default_rng(seed)
     device = next(iter(model.parameters())).device
     out = []
     try:
         with nerve.no_grad():
-            for start in range(0, n, batch_size):
-                z = rng.standard_normal((min(batch_size, n - start), model.latent_dim))
-                out.append(model(nerve.tensor(z.astype(numpy.float32), device=device)).numpy())
+            for z in noise_batches(n, model.latent_dim, seed, batch_size):
+                out.append(model(nerve.tensor(z, device=device)).numpy())
     finally:
         model.train(was_training)
     return numpy.concatenate(out)

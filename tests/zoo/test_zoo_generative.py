@@ -12,7 +12,7 @@ from nerve import optim
 from nerve.data.datasets import embedded_mnist
 from nerve.models import get_model
 from nerve.models.vae import elbo_terms, negative_elbo
-from nerve.tasks.gan import gan_step, inception_score
+from nerve.tasks.gan import gan_step, inception_score, noise_batches
 from nerve.tasks.vae import binarize
 
 SMALL = {"vae": {"hidden": 32, "latent_dim": 4}, "conv_vae": {"width": 4, "latent_dim": 4},
@@ -121,6 +121,14 @@ def test_vae_smoke_training_lowers_the_negative_elbo(digits):
 
 
 # ---- GAN --------------------------------------------------------------------------------------
+def test_noise_batches_are_one_seeded_draw_in_pieces():
+    pieces = list(noise_batches(1200, 7, seed=3, batch_size=500))
+    assert [p.shape for p in pieces] == [(500, 7), (500, 7), (200, 7)]
+    assert all(p.dtype == numpy.float32 for p in pieces)
+    expected = numpy.random.default_rng(3).standard_normal((1200, 7)).astype(numpy.float32)
+    numpy.testing.assert_array_equal(numpy.concatenate(pieces), expected)
+
+
 def test_inception_score_limits():
     confident = numpy.eye(10)[numpy.arange(1000) % 10]  # sure of each image, classes uniform
     assert inception_score(confident) == pytest.approx(10.0)
