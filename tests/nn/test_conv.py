@@ -13,6 +13,7 @@ import nerve.nn as nn
 import nerve.nn.functional as F
 from nerve.autograd import gradcheck, gradgradcheck
 from nerve.backend import im2col
+from nerve.backend.im2col import Window
 from nerve.ops import conv as conv_ops
 
 
@@ -218,23 +219,38 @@ def test_conv_in_batch_chunks_matches_one_chunk(monkeypatch, fn, x_shape, w_shap
                          [(F.conv2d,) + c for c in CONV_CASES]
                          + [(F.conv_transpose2d,) + c for c in TRANSPOSE_CASES])
 @pytest.mark.parametrize("chunk_bytes", [None, 1])
-def test_conv_wide_and_narrow_row_layouts_agree(monkeypatch, fn, x_shape, w_shape, kwargs,
-                                                expected, chunk_bytes):
-    """im2col/col2im in the wide-row layout (whole padded rows, garbage columns) and in the
-    narrow one give the same output and gradients, whichever the size heuristics pick."""
+def test_conv_column_layouts_agree(monkeypatch, fn, x_shape, w_shape, kwargs, expected,
+                                   chunk_bytes):
+    """im2col/col2im in the wide-row layout (whole padded rows, garbage columns), the narrow
+    one copied row by row, and the narrow one copied in two passes (stride 1) give the same
+    output and gradients, whichever the size heuristics pick."""
     if chunk_bytes:
         monkeypatch.setattr(im2col, "CHUNK_BYTES", chunk_bytes)
 
-    def run(limit):
-        monkeypatch.setattr(im2col, "WIDE_IM2COL", limit)
-        monkeypatch.setattr(im2col, "WIDE_COL2IM", limit)
+    def run(wide_limit, two_stage_width):
+        monkeypatch.setattr(im2col, "WIDE_IM2COL", wide_limit)
+        monkeypatch.setattr(im2col, "WIDE_COL2IM", wide_limit)
+        monkeypatch.setattr(im2col, "TWO_STAGE_MAX_WIDTH", two_stage_width)
         x, w = f64(*x_shape), f64(*w_shape, seed=1)
         out = fn(x, w, **kwargs)
         (out * f64(*expected, seed=3, requires_grad=False)).sum().backward()
         return out.detach().numpy(), x.grad.numpy(), w.grad.numpy()
 
-    for wide, narrow in zip(run(10 ** 6), run(0)):
-        np.testing.assert_allclose(wide, narrow, rtol=1e-12, atol=1e-12)
+    row_by_row = run(0, 0)
+    for layout in (run(10 ** 6, 0), run(0, 10 ** 6)):
+        for got, want in zip(layout, row_by_row):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_two_stage_im2col_equals_im2col():
+    """The two-pass copy lays the columns out exactly as im2col does (groups, dilation,
+    uneven and negative padding)."""
+    rng = np.random.default_rng(0)
+    for shape, win in [((3, 4, 9, 7), Window((3, 2), (1, 1), (1, 0, 2, 1), (2, 1), 2)),
+                       ((2, 6, 14, 14), Window((5, 5), (1, 1), (0, 0, 0, 0))),
+                       ((2, 3, 6, 6), Window((3, 3), (1, 1), (-1, 1, 0, 2)))]:
+        x = rng.standard_normal(shape)
+        np.testing.assert_array_equal(im2col.im2col_two_stage(x, win), im2col.im2col(x, win)[0])
 
 
 def test_conv_backward_twice_with_retain_graph():
