@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import ROOT, THREAD_VARS, load_worker, machine  # noqa: E402
+from harness import ROOT, THREAD_VARS, forced_kernel_note, load_worker, machine  # noqa: E402
 
 ACCURACY_POINTS, TIME_RATIO = 0.3, 1.5
 
@@ -299,7 +299,8 @@ def _report(mach, rows, raw, args) -> str:
                 lines.append(f"Note: {name}/{w} epoch times range {min(times):.2f}-"
                              f"{max(times):.2f} s: the machine was busy; consider --threads 1 "
                              f"or a rerun.")
-    return "\n".join(lines)
+    note = forced_kernel_note()
+    return "\n".join(lines + ([note] if note else []))
 
 
 if __name__ == "__main__":

@@ -117,18 +117,30 @@ def load_worker(name, threads):
 
 
 def numpy_blas():
+    """NumPy's BLAS, its version and (OpenBLAS) the kernels it runs, e.g. "scipy-openblas
+    0.3.31, SkylakeX kernels"."""
     import numpy
 
     blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    return f"{blas.get('name')} {blas.get('version')}"
+    core = openblas_query("corename")
+    return f"{blas.get('name')} {blas.get('version')}" + (f", {core} kernels" if core else "")
 
 
 def numpy_blas_threads():
     """OpenBLAS's thread count, asked from the library NumPy loaded (None when unknown)."""
+    return openblas_query("num_threads")
+
+
+def openblas_query(what):
+    """``"num_threads"`` or ``"corename"`` (the CPU kernels it picked) of the OpenBLAS that
+    NumPy loaded, through threadpoolctl when installed, else its C API; None when unknown."""
     try:
         from threadpoolctl import threadpool_info
 
-        return sum(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        found = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        if what == "num_threads":
+            return sum(p["num_threads"] for p in found) if found else None
+        return found[0].get("architecture") if found else None
     except ImportError:
         pass
     import ctypes
@@ -140,11 +152,26 @@ def numpy_blas_threads():
         return None
     for path in libs:
         lib = ctypes.CDLL(path)
-        for sym in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                    "openblas_get_num_threads"):
-            if hasattr(lib, sym):
-                return int(getattr(lib, sym)())
+        for prefix in ("scipy_openblas_get_", "openblas_get_"):
+            for suffix in ("64_", ""):
+                fn = getattr(lib, prefix + what + suffix, None)
+                if fn is not None:
+                    if what == "corename":
+                        fn.restype = ctypes.c_char_p
+                        return fn().decode()
+                    return int(fn())
     return None
+
+
+def forced_kernel_note():
+    """A note when the environment forces OpenBLAS's kernels (OPENBLAS_CORETYPE), else None."""
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    if not forced:
+        return None
+    return (f"Note: OPENBLAS_CORETYPE={forced} forces NumPy's OpenBLAS onto those kernels, "
+            "whatever this CPU supports (PyTorch's MKL/oneDNN ignore it). To compare like with "
+            "like, unset it and OPENBLAS_L2_SIZE for the benchmark command alone (see "
+            "bench/README.md).")
 
 
 def run_worker(spec, args):
@@ -247,7 +274,7 @@ def report(spec, mach, runs, args):
         rows.append({"case": key, "label": label.strip(), "unit": unit,
                      **{c.json_key: values[c.worker] for c in spec.columns},
                      "ratio": ratio, "target": target, "met": met})
-    notes = []
+    notes = [note for note in (forced_kernel_note(),) if note]
     for name, run in runs.items():
         if spec.check is not None:
             notes += spec.check(name, run, nerve)
