@@ -201,12 +201,20 @@ class Relu(Function):
 
 
 class LeakyRelu(Function):
+    # With 0 < slope <= 1 (the usual case) the forward is max(a, slope * a) and the backward
+    # factor max(a > 0, slope): the same values as ``where``, which NumPy runs ~10x slower on
+    # mixed signs (a branch per element). Slope 0 stays with ``where``: inf * 0 is NaN.
     def forward(self, a):
         self.save(a)
+        if 0 < self.slope <= 1:
+            return self.xp.maximum(a, a * self.slope)
         return self.xp.where(a > 0, a, a * self.slope)
 
     def backward(self, F, g):
-        return F.where(self.saved[0] > 0, g, g * self.slope)
+        a = self.saved[0]
+        if not isinstance(a, self.xp.ndarray) or not 0 < self.slope <= 1:  # Tensors: create_graph
+            return F.where(a > 0, g, g * self.slope)
+        return g * self.xp.maximum((a > 0).astype(g.dtype), self.xp.asarray(self.slope, g.dtype))
 
 
 class Elu(Function):

@@ -179,6 +179,20 @@ def test_kink_gradients(fn, x, expected):
     assert_close(g, np.array(expected, dtype=np.float64))
 
 
+@pytest.mark.parametrize("slope", [0.2, 0.0, 1.0, 1.5, -0.3])
+def test_leaky_relu_is_exactly_the_where_formula(slope):
+    """The max(a, slope * a) fast path (0 <= slope <= 1) and the where() one agree bit for bit
+    with the definition, signed zeros and NaN included, in float32."""
+    a = np.array([-2.0, -0.0, 0.0, 3.0, np.nan, -np.inf, np.inf], dtype=np.float32)
+    g = np.array([1.5, -2.0, 0.25, 3.0, 1.0, 2.0, -1.0], dtype=np.float32)
+    x = nerve.tensor(a, requires_grad=True)
+    out = nerve.leaky_relu(x, slope)
+    out.backward(nerve.tensor(g))
+    np.testing.assert_array_equal(out.detach().numpy(), np.where(a > 0, a, a * np.float32(slope)))
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(a > 0, g, g * np.float32(slope)))
+    assert out.dtype == x.grad.dtype == nerve.float32
+
+
 @pytest.mark.parametrize("fn, first", [(nerve.maximum, True), (nerve.minimum, False)])
 def test_maximum_minimum_ties_split_gradient(fn, first):
     a, b = np.array([1.0, 2.0, 3.0]), np.array([1.0, 3.0, 2.0])
