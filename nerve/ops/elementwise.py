@@ -201,18 +201,23 @@ class Relu(Function):
 
 
 class LeakyRelu(Function):
-    # With 0 < slope <= 1 (the usual case) the forward is max(a, slope * a) and the backward
-    # factor max(a > 0, slope): the same values as ``where``, which NumPy runs ~10x slower on
-    # mixed signs (a branch per element). Slope 0 stays with ``where``: inf * 0 is NaN.
+    @property
+    def max_form(self) -> bool:
+        """With 0 < slope <= 1 (the usual case) the forward is max(a, slope * a) and the
+        backward factor max(a > 0, slope): the same values as ``where``, which NumPy runs ~10x
+        slower on mixed signs (a branch per element). Slope 0 stays with ``where``: inf * 0 is
+        NaN."""
+        return 0 < self.slope <= 1
+
     def forward(self, a):
         self.save(a)
-        if 0 < self.slope <= 1:
+        if self.max_form:
             return self.xp.maximum(a, a * self.slope)
         return self.xp.where(a > 0, a, a * self.slope)
 
     def backward(self, F, g):
         a = self.saved[0]
-        if not isinstance(a, self.xp.ndarray) or not 0 < self.slope <= 1:  # Tensors: create_graph
+        if not isinstance(a, self.xp.ndarray) or not self.max_form:  # Tensors: create_graph
             return F.where(a > 0, g, g * self.slope)
         return g * self.xp.maximum((a > 0).astype(g.dtype), self.xp.asarray(self.slope, g.dtype))
 

@@ -181,7 +181,7 @@ def test_kink_gradients(fn, x, expected):
 
 @pytest.mark.parametrize("slope", [0.2, 0.0, 1.0, 1.5, -0.3])
 def test_leaky_relu_is_exactly_the_where_formula(slope):
-    """The max(a, slope * a) fast path (0 <= slope <= 1) and the where() one agree bit for bit
+    """The max(a, slope * a) fast path (0 < slope <= 1) and the where() one agree bit for bit
     with the definition, signed zeros and NaN included, in float32."""
     a = np.array([-2.0, -0.0, 0.0, 3.0, np.nan, -np.inf, np.inf], dtype=np.float32)
     g = np.array([1.5, -2.0, 0.25, 3.0, 1.0, 2.0, -1.0], dtype=np.float32)
